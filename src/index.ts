@@ -1,0 +1,19 @@
+/**
+ * Trident: eager tensors with PyTorch-style autograd, JAX-style transformations (grad, vmap, jit),
+ * one primitive registry underneath.
+ * @example
+ * import * as tr from "trident";
+ * const f = (x: tr.Tensor) => x.sin().sum();
+ * tr.grad(f)(tr.tensor([1, 2, 3])); // cos(x)
+ */
+import "./setup.js";
+export { Tensor, EagerTensor } from "./tensor.js";
+export * from "./ops/index.js";
+export { TridentError, ConcretizationError } from "./core/errors.js";
+export type { DType } from "./core/dtype.js";
+export { grad, valueAndGrad, vjp, jvp, linearize, jacfwd, jacrev, hessian, vmap, jit, makeJaxpr } from "./transforms/api.js";
+export { noGrad, isGradEnabled } from "./tape.js";
+export { scope, keep, memory } from "./memory.js";
+export { setBackend, getBackend, backendNames } from "./backend/registry.js";
+export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.js";
+export { treeFlatten, treeUnflatten, treeMap } from "./core/pytree.js";

@@ -1,0 +1,5 @@
+export * from "./core.js";
+export * from "./shape.js";
+export * from "./creation.js";
+export { tensor, fromTypedArray, toTensor, type TensorLike, type NestedNumbers } from "./convert.js";
+export { stopGradient } from "../core/prims/structural.js";

@@ -1,0 +1,7 @@
+// Wires the layers together at import: the eager executor and tape, tensor methods, and backend loaders.
+import "./tape.js";
+import "./ops/methods.js";
+import { registerBackend } from "./backend/registry.js";
+import { RefBackend } from "./backend/ref/index.js";
+
+registerBackend("ref", () => new RefBackend());

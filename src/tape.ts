@@ -1,0 +1,167 @@
+import { UndefPrimal, type AnyPrimitive, type Params } from "./core/primitive.js";
+import { evalHooks } from "./core/trace.js";
+import { executePrimitive } from "./core/execute.js";
+import { isFloat } from "./core/dtype.js";
+import { TridentError } from "./core/errors.js";
+import { keep, scope } from "./memory.js";
+import { EagerTensor, Tensor, type TapeNode } from "./tensor.js";
+import { backwardPass, linearizeFlat } from "./transforms/partial.js";
+import { add, convert } from "./core/prims/elementwise.js";
+import { full } from "./core/prims/constants.js";
+import type { Jaxpr } from "./core/jaxpr.js";
+
+/**
+ * PyTorch-style autograd. An eager op on a tensor that requires grad is linearized as it runs (the same
+ * JVP rules, partial evaluation and transposition that `grad` uses); the node keeps the linear jaxpr and
+ * its residuals, and `backward()` transposes the nodes in reverse order.
+ */
+let gradEnabled = true;
+
+/** Run fn without recording operations for autograd: `tr.noGrad(() => p.assign(p.sub(g)))`. */
+export function noGrad<T>(fn: () => T): T {
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    return fn();
+  } finally {
+    gradEnabled = prev;
+  }
+}
+export function isGradEnabled(): boolean {
+  return gradEnabled;
+}
+
+class LinearNode implements TapeNode {
+  constructor(
+    public inputs: EagerTensor[],
+    private jaxpr: Jaxpr | null,
+    private consts: Tensor[],
+    private unknownOut: boolean[],
+    readonly nOut: number,
+  ) {}
+  vjp(cts: (Tensor | null)[]): (Tensor | null)[] {
+    if (!this.jaxpr) throw new TridentError("backward: this graph was already freed by an earlier backward(); pass { retainGraph: true } to backward twice");
+    const j = this.jaxpr;
+    const args = [...this.consts, ...j.inBinders.slice(this.consts.length).map((v) => new UndefPrimal(v.aval))];
+    const res = backwardPass(j, args, cts.filter((_, i) => this.unknownOut[i]));
+    return res.slice(this.consts.length);
+  }
+  release(): void {
+    this.jaxpr = null;
+    for (const c of this.consts) c.dispose();
+    this.consts = [];
+  }
+}
+
+function record(prim: AnyPrimitive, args: EagerTensor[], params: Params): Tensor[] {
+  const diff = args.map((a) => a.tracked && isFloat(a.dtype));
+  const diffArgs = args.filter((_, i) => diff[i]);
+  const prev = gradEnabled;
+  gradEnabled = false;
+  try {
+    const f = (...xs: Tensor[]) => {
+      let k = 0;
+      const full = args.map((a, i) => (diff[i] ? xs[k++]! : a));
+      return evalBind(prim, full, params);
+    };
+    const { primalsOut, jaxpr, consts, tangentPvals } = linearizeFlat(f, diffArgs);
+    const unknownOut = tangentPvals.map((p) => p.known === null);
+    for (const c of consts) if (c instanceof EagerTensor) keep(c);
+    const outs = primalsOut as EagerTensor[];
+    if (!unknownOut.some((u) => u)) return outs;
+    const node = new LinearNode(diffArgs, jaxpr, consts, unknownOut, outs.length);
+    outs.forEach((o, i) => {
+      if (unknownOut[i] && isFloat(o.dtype)) {
+        o._node = node;
+        o._outIndex = i;
+      }
+    });
+    return outs;
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+import { bind } from "./core/trace.js";
+const evalBind = (prim: AnyPrimitive, args: Tensor[], params: Params) => bind(prim, args, params);
+
+evalHooks.apply = (prim, args, params) => {
+  if (gradEnabled && args.some((a) => a.tracked)) return record(prim, args, params);
+  return executePrimitive(prim, args, params);
+};
+
+/** loss.backward(): accumulate d(loss)/d(leaf) into `.grad` of every leaf that requires grad. */
+export function backward(root: Tensor, gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  if (!(root instanceof EagerTensor)) throw new TridentError("backward: can only be called on a concrete tensor, not inside a transformation");
+  if (!root.tracked) throw new TridentError("backward: this tensor does not require grad and has no grad_fn (did you set requiresGrad on the inputs?)");
+  if (!gradient && root.size !== 1) {
+    throw new TridentError(`backward: grad can be implicitly created only for scalar outputs; this output has shape [${root.shape}], pass a cotangent`);
+  }
+  if (gradient && gradient.shape.join() !== root.shape.join()) {
+    throw new TridentError(`backward: gradient has shape [${gradient.shape}] but the output has shape [${root.shape}]`);
+  }
+  const prev = gradEnabled;
+  gradEnabled = false;
+  // every cotangent made here is freed at the end except the gradients stored on leaves (kept)
+  try {
+    scope(() => backwardNodes(root, gradient ?? full(root.shape, 1, root.dtype), opts));
+  } finally {
+    gradEnabled = prev;
+  }
+}
+
+function backwardNodes(root: EagerTensor, seed: Tensor, opts: { retainGraph?: boolean }): void {
+  {
+    if (!root._node) {
+      accumulate(root, seed);
+      return;
+    }
+    // reverse topological order over nodes
+    const order: TapeNode[] = [];
+    const seen = new Set<TapeNode>();
+    const visit = (n: TapeNode) => {
+      const stack: [TapeNode, boolean][] = [[n, false]];
+      while (stack.length) {
+        const [m, done] = stack.pop()!;
+        if (done) {
+          order.push(m);
+          continue;
+        }
+        if (seen.has(m)) continue;
+        seen.add(m);
+        stack.push([m, true]);
+        for (const i of m.inputs) if (i._node && !seen.has(i._node)) stack.push([i._node, false]);
+      }
+    };
+    visit(root._node);
+    const cts = new Map<TapeNode, (Tensor | null)[]>();
+    cts.set(root._node, Array.from({ length: root._node.nOut }, (_, i) => (i === root._outIndex ? seed : null)));
+    for (let k = order.length - 1; k >= 0; k--) {
+      const node = order[k]!;
+      const outCts = cts.get(node);
+      cts.delete(node);
+      if (!outCts || outCts.every((c) => c === null)) continue;
+      const inCts = node.vjp(outCts);
+      node.inputs.forEach((inp, i) => {
+        const ct = inCts[i];
+        if (!ct) return;
+        if (inp._node) {
+          const list = cts.get(inp._node) ?? Array.from({ length: inp._node.nOut }, () => null);
+          const prevCt = list[inp._outIndex];
+          list[inp._outIndex] = prevCt ? add(prevCt, ct) : ct;
+          cts.set(inp._node, list);
+        } else if (inp.requiresGrad) {
+          accumulate(inp, ct);
+        }
+      });
+      if (!opts.retainGraph) node.release();
+    }
+  }
+}
+
+function accumulate(leaf: EagerTensor, ct: Tensor): void {
+  const c = ct.dtype === leaf.dtype ? ct : convert(ct, leaf.dtype);
+  const old = leaf.grad;
+  leaf.grad = keep((old ? add(old, c) : c) as EagerTensor);
+  old?.dispose();
+}
