@@ -17,3 +17,6 @@ export { scope, keep, memory } from "./memory.js";
 export { setBackend, getBackend, backendNames } from "./backend/registry.js";
 export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.js";
 export { treeFlatten, treeUnflatten, treeMap } from "./core/pytree.js";
+export * as random from "./random/index.js";
+export * as lax from "./transforms/control.js";
+export * from "./transforms/custom.js";

@@ -1,0 +1,2 @@
+// (being written) conv ops
+export {};

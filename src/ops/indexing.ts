@@ -1,0 +1,2 @@
+// (being written) indexing ops
+export {};

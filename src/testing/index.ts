@@ -1,0 +1,2 @@
+// (being written) testing adapter
+export {};
