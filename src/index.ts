@@ -12,7 +12,7 @@ export * from "./ops/index.js";
 export { TridentError, ConcretizationError } from "./core/errors.js";
 export type { DType } from "./core/dtype.js";
 export { grad, valueAndGrad, vjp, jvp, linearize, jacfwd, jacrev, hessian, vmap, jit, makeJaxpr } from "./transforms/api.js";
-export { noGrad, isGradEnabled } from "./tape.js";
+export { noGrad, isGradEnabled, zeroGrad } from "./tape.js";
 export { scope, keep, memory } from "./memory.js";
 export { setBackend, getBackend, backendNames } from "./backend/registry.js";
 export { ClosedJaxpr, Jaxpr } from "./core/jaxpr.js";

@@ -34,6 +34,19 @@ export function onCreate(t: Disposable): void {
   scopes[scopes.length - 1]?.add(t);
 }
 
+/** Run fn and report which tensors it created (they stay owned by the enclosing scope). */
+export function trackCreated<T>(fn: () => T): [T, Set<Disposable>] {
+  const s = new Set<Disposable>();
+  scopes.push(s);
+  try {
+    return [fn(), s];
+  } finally {
+    removeScope(s);
+    const parent = scopes[scopes.length - 1];
+    if (parent) for (const t of s) parent.add(t);
+  }
+}
+
 /** Remove a tensor from the enclosing scopes so it outlives them (gradients, optimizer state). */
 export function keep<T extends Disposable>(t: T): T {
   for (const s of scopes) s.delete(t);

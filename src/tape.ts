@@ -3,7 +3,7 @@ import { evalHooks } from "./core/trace.js";
 import { executePrimitive } from "./core/execute.js";
 import { isFloat } from "./core/dtype.js";
 import { TridentError } from "./core/errors.js";
-import { keep, scope } from "./memory.js";
+import { keep, scope, trackCreated } from "./memory.js";
 import { EagerTensor, Tensor, type TapeNode } from "./tensor.js";
 import { backwardPass, linearizeFlat } from "./transforms/partial.js";
 import { add, convert } from "./core/prims/elementwise.js";
@@ -32,15 +32,24 @@ export function isGradEnabled(): boolean {
 }
 
 class LinearNode implements TapeNode {
+  private versions: number[];
   constructor(
     public inputs: EagerTensor[],
     private jaxpr: Jaxpr | null,
     private consts: Tensor[],
+    private owned: Tensor[],
     private unknownOut: boolean[],
     readonly nOut: number,
-  ) {}
+  ) {
+    this.versions = consts.map((c) => (c instanceof EagerTensor ? c._version : 0));
+  }
   vjp(cts: (Tensor | null)[]): (Tensor | null)[] {
     if (!this.jaxpr) throw new TridentError("backward: this graph was already freed by an earlier backward(); pass { retainGraph: true } to backward twice");
+    this.consts.forEach((c, i) => {
+      if (c instanceof EagerTensor && c._version !== this.versions[i]) {
+        throw new TridentError(`backward: a tensor ${c.aval} saved for the gradient was modified in place (assign) after it was used; compute the update after backward(), or use a copy`);
+      }
+    });
     const j = this.jaxpr;
     const args = [...this.consts, ...j.inBinders.slice(this.consts.length).map((v) => new UndefPrimal(v.aval))];
     const res = backwardPass(j, args, cts.filter((_, i) => this.unknownOut[i]));
@@ -48,8 +57,9 @@ class LinearNode implements TapeNode {
   }
   release(): void {
     this.jaxpr = null;
-    for (const c of this.consts) c.dispose();
+    for (const c of this.owned) c.dispose();
     this.consts = [];
+    this.owned = [];
   }
 }
 
@@ -64,12 +74,19 @@ function record(prim: AnyPrimitive, args: EagerTensor[], params: Params): Tensor
       const full = args.map((a, i) => (diff[i] ? xs[k++]! : a));
       return evalBind(prim, full, params);
     };
-    const { primalsOut, jaxpr, consts, tangentPvals } = linearizeFlat(f, diffArgs);
+    const [{ primalsOut, jaxpr, consts, tangentPvals }, created] = trackCreated(() => linearizeFlat(f, diffArgs));
     const unknownOut = tangentPvals.map((p) => p.known === null);
-    for (const c of consts) if (c instanceof EagerTensor) keep(c);
     const outs = primalsOut as EagerTensor[];
-    if (!unknownOut.some((u) => u)) return outs;
-    const node = new LinearNode(diffArgs, jaxpr, consts, unknownOut, outs.length);
+    // residuals made here belong to the node (freed by backward or with it); pre-existing ones stay the user's
+    const owned = consts.filter((c) => created.has(c));
+    for (const c of owned) keep(c);
+    const keepSet = new Set<unknown>([...owned, ...outs]);
+    for (const t of created) if (!keepSet.has(t)) t.dispose();
+    if (!unknownOut.some((u) => u)) {
+      for (const c of owned) c.dispose();
+      return outs;
+    }
+    const node = new LinearNode(diffArgs, jaxpr, consts, owned, unknownOut, outs.length);
     outs.forEach((o, i) => {
       if (unknownOut[i] && isFloat(o.dtype)) {
         o._node = node;
@@ -164,4 +181,12 @@ function accumulate(leaf: EagerTensor, ct: Tensor): void {
   const old = leaf.grad;
   leaf.grad = keep((old ? add(old, c) : c) as EagerTensor);
   old?.dispose();
+}
+
+/** Free and clear the gradients of these tensors (PyTorch's zero_grad(set_to_none=True)). */
+export function zeroGrad(params: Iterable<Tensor>): void {
+  for (const p of params) {
+    p.grad?.dispose();
+    p.grad = null;
+  }
 }

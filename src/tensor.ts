@@ -94,6 +94,8 @@ export class EagerTensor extends Tensor {
   /** The autograd node that produced this value (null for leaves). */
   _node: TapeNode | null = null;
   _outIndex = 0;
+  /** Bumped by in-place writes, so autograd can refuse stale saved values (as PyTorch's version counter). */
+  _version = 0;
 
   constructor(aval: ShapedArray, ref: DataRef) {
     super();
@@ -138,6 +140,7 @@ export class EagerTensor extends Tensor {
     finalizer.unregister(this);
     this._ref?.release();
     this._ref = r;
+    this._version++;
     finalizer.register(this, r, this);
     return this;
   }
