@@ -31,6 +31,7 @@ export class RefBackend implements Backend {
   readonly name = "ref";
   readonly supportsFloat64 = true;
   private cache = new Map<string, RefExecutable>();
+  private byKernel = new WeakMap<Kernel, RefExecutable>();
 
   malloc(dtype: DType, size: number): DeviceBuffer {
     return new RefBuffer(dtype, size, storageArray(dtype, size));
@@ -48,12 +49,15 @@ export class RefBackend implements Backend {
     return (buf as RefBuffer).data.slice();
   }
   compile(kernel: Kernel): Executable {
+    const hit = this.byKernel.get(kernel);
+    if (hit) return hit;
     const key = JSON.stringify(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
       exe = new RefExecutable(kernel, compileKernel(kernel));
       this.cache.set(key, exe);
     }
+    this.byKernel.set(kernel, exe);
     return exe;
   }
   dispatch(exe: Executable, inputs: readonly DeviceBuffer[], outputs: readonly DeviceBuffer[]): void {
