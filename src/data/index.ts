@@ -1,0 +1,6 @@
+export { Dataset, TensorDataset, defaultCollate } from "./dataset.js";
+export { DataLoader, type DataLoaderOptions } from "./loader.js";
+export { fromCsv, fromJson, type TabularOptions } from "./csv.js";
+import { mnist } from "./mnist.js";
+/** Bundled datasets. */
+export const datasets = { mnist };
