@@ -3,5 +3,7 @@ import "./tape.js";
 import "./ops/methods.js";
 import { registerBackend } from "./backend/registry.js";
 import { RefBackend } from "./backend/ref/index.js";
+import { WasmBackend } from "./backend/wasm/index.js";
 
 registerBackend("ref", () => new RefBackend());
+registerBackend("wasm", () => new WasmBackend());
