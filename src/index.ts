@@ -20,3 +20,4 @@ export { treeFlatten, treeUnflatten, treeMap } from "./core/pytree.js";
 export * as random from "./random/index.js";
 export * as lax from "./transforms/control.js";
 export * from "./transforms/custom.js";
+export { manualSeed, randn, rand, randint, randperm } from "./random/global.js";

@@ -76,7 +76,9 @@ function record(prim: AnyPrimitive, args: EagerTensor[], params: Params): Tensor
     };
     const [{ primalsOut, jaxpr, consts, tangentPvals }, created] = trackCreated(() => linearizeFlat(f, diffArgs));
     const unknownOut = tangentPvals.map((p) => p.known === null);
-    const outs = primalsOut as EagerTensor[];
+    // an op may hand back an operand unchanged (identity jit, a cond branch, a loop that never runs): give that
+    // output its own tensor sharing the data, so the operand itself is never marked with this node
+    const outs = (primalsOut as EagerTensor[]).map((o) => (args.includes(o) ? new EagerTensor(o.aval, o.ref.retain()) : o));
     // residuals made here belong to the node (freed by backward or with it); pre-existing ones stay the user's
     const owned = consts.filter((c) => created.has(c));
     for (const c of owned) keep(c);

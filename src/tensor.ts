@@ -55,6 +55,10 @@ export abstract class Tensor {
   item(): number {
     return concretizationError(`item() on a traced value ${this.aval}`);
   }
+  /** Replace this tensor's contents with another's (same shape and dtype), in place (PyTorch's copy_). */
+  assign(_src: Tensor): this {
+    throw new TridentError(`assign: a traced value ${this.aval} cannot be written in place; return the new value instead`);
+  }
 }
 
 /** Device memory shared by tensors that view the same data (reshape, detach); freed at refcount 0. */
@@ -132,7 +136,8 @@ export class EagerTensor extends Tensor {
     untrack(null, 0, this);
   }
   /** Replace this tensor's contents with another's (same shape and dtype), in place. */
-  assign(src: EagerTensor): this {
+  override assign(src: Tensor): this {
+    if (!(src instanceof EagerTensor)) throw new TridentError(`assign: the source ${src.aval} is a traced value; assign only concrete tensors`);
     if (src.aval.dtype !== this.aval.dtype || src.aval.shape.join() !== this.aval.shape.join()) {
       throw new TridentError(`assign: target has ${this.aval} but source has ${src.aval}`);
     }

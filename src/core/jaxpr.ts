@@ -1,4 +1,5 @@
 import { EagerTensor, Tensor } from "../tensor.js";
+import { keep, trackCreated } from "../memory.js";
 import { ShapedArray } from "./aval.js";
 import type { AnyPrimitive, Params } from "./primitive.js";
 import { MainTrace, Trace, Tracer, bind, fullRaise, newDynamic, newMain } from "./trace.js";
@@ -143,6 +144,7 @@ class JaxprTracer extends Tracer {
 
 class JaxprBuilder {
   eqns: JaxprEqn[] = [];
+  created: ReadonlySet<unknown> = new Set();
   tracerToVar = new Map<Tracer, Var>();
   constTracers = new Map<Tensor, JaxprTracer>();
   constVals = new Map<Var, Tensor>();
@@ -173,14 +175,22 @@ class JaxprBuilder {
     const inBinders = [...constVars, ...inTracers.map(t2v)];
     const outs = outTracers.map((t) => t2v(t as Tracer));
     let jaxpr = new Jaxpr(inBinders, this.eqns, outs);
-    const r = inlineLiterals(jaxpr, constVals);
+    const r = inlineLiterals(jaxpr, constVals, this.created);
     jaxpr = r.jaxpr;
     return { jaxpr, consts: r.consts };
   }
 }
 
+/**
+ * A traced program outlives the scope that traced it (jit caches it), so its concrete constants are
+ * held through views of their own that no scope or user dispose() can free.
+ */
+function ownConst(t: Tensor): Tensor {
+  return t instanceof EagerTensor && !t.tracked ? keep(new EagerTensor(t.aval, t.ref.retain())) : t;
+}
+
 /** Small constant scalars become literals in the printed program rather than inputs. */
-function inlineLiterals(j: Jaxpr, consts: Tensor[]): { jaxpr: Jaxpr; consts: Tensor[] } {
+function inlineLiterals(j: Jaxpr, consts: Tensor[], created: ReadonlySet<unknown>): { jaxpr: Jaxpr; consts: Tensor[] } {
   const nConsts = consts.length;
   const constBinders = j.inBinders.slice(0, nConsts);
   const other = j.inBinders.slice(nConsts);
@@ -188,7 +198,7 @@ function inlineLiterals(j: Jaxpr, consts: Tensor[]): { jaxpr: Jaxpr; consts: Ten
   const keptB: Var[] = [], keptC: Tensor[] = [];
   constBinders.forEach((v, i) => {
     const c = consts[i]!;
-    if (c instanceof EagerTensor && c.aval.ndim === 0 && !c.tracked) lits.set(v, new Lit(c));
+    if (c instanceof EagerTensor && c.aval.ndim === 0 && !c.tracked && created.has(c)) lits.set(v, new Lit(ownConst(c) as EagerTensor));
     else {
       keptB.push(v);
       keptC.push(c);
@@ -243,9 +253,11 @@ export function traceToJaxpr(fn: (...xs: Tensor[]) => Tensor[], avals: readonly 
     newDynamic(main, () => {
       const trace = new JaxprTrace(main);
       const ins = avals.map((a) => trace.newArg(a));
-      const outs = fn(...ins).map((o) => fullRaise(trace, o) as Tracer);
+      // constants made while tracing belong to the program; tensors the function closes over stay the caller's
+      const [outs, created] = trackCreated(() => fn(...ins).map((o) => fullRaise(trace, o) as Tracer));
+      builder.created = created;
       const { jaxpr, consts } = builder.build(ins, outs);
-      return new ClosedJaxpr(jaxpr, consts);
+      return new ClosedJaxpr(jaxpr, consts.map((c) => (created.has(c) ? ownConst(c) : c)));
     }),
   );
 }

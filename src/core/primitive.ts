@@ -1,6 +1,7 @@
 import type { Access, Expr, RoutineCall, VarGen } from "../ir/expr.js";
 import type { Tensor } from "../tensor.js";
 import type { ShapedArray } from "./aval.js";
+import type { Trace } from "./trace.js";
 
 export type Params = Record<string, unknown>;
 
@@ -40,6 +41,11 @@ export type Lowering<P extends Params> =
 export interface Linearity<P extends Params> {
   /** Transpose of a primitive linear in its UndefPrimal inputs: output cotangents → input cotangents. */
   transpose?: (cts: (Tensor | null)[], args: (Tensor | UndefPrimal)[], params: P) => (Tensor | null)[];
+  /**
+   * Partial evaluation when some inputs are unknown (the trace is a PETrace, the tracers PETracers). Without
+   * it every output becomes unknown; higher-order primitives (scan, cond) use it to keep known outputs known.
+   */
+  partialEval?: (trace: Trace, tracers: Tensor[], params: P) => Tensor[];
 }
 
 export type PrimitiveDef<P extends Params> = PrimitiveRules<P> & Lowering<P> & Linearity<P>;

@@ -124,3 +124,35 @@ export type Access = (ix: readonly Expr[]) => Expr;
 export function exprKey(e: Expr): string {
   return JSON.stringify(e);
 }
+
+/**
+ * A cache key of a kernel whose length is linear in its expression DAG: shared subexpressions are
+ * numbered once instead of repeated (JSON.stringify expands a DAG into a tree, exponentially for
+ * ciphers such as threefry), and NaN/±Infinity constants stay distinct (JSON maps them all to null).
+ */
+export function kernelKey(k: Kernel): string {
+  const ids = new Map<Expr, number>();
+  const parts: string[] = [];
+  const visit = (e: Expr): number => {
+    const hit = ids.get(e);
+    if (hit !== undefined) return hit;
+    let s: string;
+    switch (e.k) {
+      case "const": s = `c:${e.dt}:${Object.is(e.v, -0) ? "-0" : String(e.v)}`; break;
+      case "idx": s = `i:${e.id}`; break;
+      case "load": s = `l:${e.dt}:${e.arg}:${visit(e.at)}`; break;
+      case "un": s = `u:${e.op}:${e.dt}:${visit(e.x)}`; break;
+      case "bin": s = `b:${e.op}:${e.dt}:${visit(e.x)}:${visit(e.y)}`; break;
+      case "sel": s = `s:${e.dt}:${visit(e.c)}:${visit(e.x)}:${visit(e.y)}`; break;
+      case "cast": s = `t:${e.dt}:${visit(e.x)}`; break;
+      case "bitcast": s = `v:${e.dt}:${visit(e.x)}`; break;
+      case "reduce": s = `r:${e.op}:${e.dt}:${e.vars.join(",")}:${e.ext.join(",")}:${visit(e.body)}`; break;
+    }
+    const id = parts.length;
+    parts.push(s);
+    ids.set(e, id);
+    return id;
+  };
+  const outs = k.outs.map((o) => `${o.dt}=${visit(o.expr)}`);
+  return `${k.name}|${k.inputs.join(",")}|${k.shape.join(",")}|${outs.join(",")}|${parts.join(";")}`;
+}

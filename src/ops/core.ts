@@ -10,10 +10,19 @@ import { toTensor, type TensorLike } from "./convert.js";
 
 /** Promote operands to a common dtype (JAX rules with weak JS numbers). */
 export function promote(op: string, ...xs: TensorLike[]): Tensor[] {
-  const ts = xs.map((x) => toTensor(x));
-  const { dtype, weak } = promoteTypes(...ts.map((t) => ({ dtype: t.dtype, weak: t.aval.weakType })));
+  // JS numbers stay numbers until the result dtype is known, so 0.1 meets a float64 tensor as 0.1, not as
+  // its float32 rounding
+  const ts = xs.map((x) => (typeof x === "number" || typeof x === "boolean" ? x : toTensor(x)));
+  const types = ts.map((t) =>
+    typeof t === "number"
+      ? { dtype: (Number.isInteger(t) && Math.abs(t) < 2 ** 31 && !Object.is(t, -0) ? "int32" : "float32") as DType, weak: true }
+      : typeof t === "boolean"
+        ? { dtype: "bool" as DType, weak: true }
+        : { dtype: t.dtype, weak: t.aval.weakType },
+  );
+  const { dtype, weak } = promoteTypes(...types);
   void op;
-  return ts.map((t) => E.convert(t, dtype, weak));
+  return ts.map((t) => (typeof t === "number" || typeof t === "boolean" ? fullPrim([], Number(t), dtype, weak) : E.convert(t, dtype, weak)));
 }
 
 /** Broadcast to a shape (NumPy rules). */

@@ -87,6 +87,8 @@ export interface GradOptions {
  * Value and gradient of a scalar function. With argnums a list, the gradient is a list.
  * @example const [loss, g] = tr.valueAndGrad(f)(x)
  */
+export function valueAndGrad<F extends Fn>(f: F, opts?: { argnums?: number; hasAux?: false }): (...args: Parameters<F>) => [Tensor, Parameters<F>[0]];
+export function valueAndGrad<F extends Fn>(f: F, opts: GradOptions): (...args: Parameters<F>) => [unknown, unknown];
 export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
   return (...args: unknown[]): [unknown, unknown] => {
     const argnums = normArgnums(opts.argnums, args.length, "grad");
@@ -114,7 +116,9 @@ export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
   };
 }
 
-/** Gradient of a scalar function: `tr.grad(f)(x)`; with hasAux returns [grad, aux]. */
+/** Gradient of a scalar function: `tr.grad(f)(x)` has x's structure; with hasAux returns [grad, aux]. */
+export function grad<F extends Fn>(f: F, opts?: { argnums?: number; hasAux?: false }): (...args: Parameters<F>) => Parameters<F>[0];
+export function grad<F extends Fn>(f: F, opts: GradOptions): (...args: Parameters<F>) => unknown;
 export function grad(f: Fn, opts: GradOptions = {}) {
   const vg = valueAndGrad(f, opts);
   return (...args: unknown[]): unknown => {
@@ -156,8 +160,8 @@ export interface VmapOptions {
 }
 
 /** Vectorising map: `tr.vmap(f, { inAxes: [0, null] })(xs, w)`. */
-export function vmap(f: Fn, opts: VmapOptions = {}) {
-  return (...args: unknown[]): unknown => {
+export function vmap<F extends Fn>(f: F, opts: VmapOptions = {}): (...args: Parameters<F>) => ReturnType<F> {
+  return ((...args: unknown[]): unknown => {
     const inAxes = opts.inAxes ?? 0;
     // inAxes is a prefix tree of args: a number applies to every leaf below it
     const perArg = Array.isArray(inAxes) ? inAxes : args.map(() => inAxes);
@@ -186,7 +190,7 @@ export function vmap(f: Fn, opts: VmapOptions = {}) {
       leaves,
     );
     return treeUnflatten(box.def!, outs);
-  };
+  }) as (...args: Parameters<F>) => ReturnType<F>;
 }
 
 function treeUnflattenPrefix(ax: unknown, _def: TreeDef, n: number): Dim[] {

@@ -52,6 +52,7 @@ export class PETrace extends Trace {
   processPrimitive(prim: AnyPrimitive, tracers: Tensor[], params: Params): Tensor[] {
     const ts = tracers as PETracer[];
     if (ts.every((t) => t.pval.known !== null)) return bind(prim, ts.map((t) => fullLower(t)), params);
+    if (prim.rules.partialEval) return prim.rules.partialEval(this, ts, params);
     const ins = ts.map((t) => this.instantiateConst(t));
     const avalsOut = prim.rules.shape(ins.map((t) => t.aval), params);
     const outs = avalsOut.map((a) => new PETracer(this, PartialVal.unknown(a), null));

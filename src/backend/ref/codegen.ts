@@ -124,7 +124,8 @@ class Gen {
   expr(e: Expr): string {
     switch (e.k) {
       case "const":
-        return Number.isNaN(e.v) ? "NaN" : e.v === Infinity ? "Infinity" : e.v === -Infinity ? "-Infinity" : Object.is(e.v, -0) ? "-0" : String(e.v);
+        // negative constants are parenthesised so `a - -1` never becomes `a--1`
+        return Number.isNaN(e.v) ? "NaN" : e.v === Infinity ? "Infinity" : e.v === -Infinity ? "(-Infinity)" : Object.is(e.v, -0) ? "(-0)" : e.v < 0 ? `(${e.v})` : String(e.v);
       case "idx":
         return `i${e.id}`;
     }

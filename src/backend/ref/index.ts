@@ -1,5 +1,5 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, storageArray, type DType, type TypedArray } from "../../core/dtype.js";
-import type { Kernel, RoutineCall } from "../../ir/expr.js";
+import { kernelKey, type Kernel, type RoutineCall } from "../../ir/expr.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
 import { compileKernel, type Helpers, type KernelFn } from "./codegen.js";
 import { erf, erfinv, rint } from "./math.js";
@@ -51,7 +51,7 @@ export class RefBackend implements Backend {
   compile(kernel: Kernel): Executable {
     const hit = this.byKernel.get(kernel);
     if (hit) return hit;
-    const key = JSON.stringify(kernel);
+    const key = kernelKey(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
       exe = new RefExecutable(kernel, compileKernel(kernel));

@@ -1,6 +1,6 @@
 import { bf16ToF32, f16ToF32, type DType, type TypedArray } from "../../core/dtype.js";
 
-/** Stable sort along one axis, NaN last (NumPy order); writes values and int32 source indices. */
+/** Stable sort along one axis, NaN as the largest value; writes values and int32 source indices. */
 export function sortRoutine(
   x: TypedArray, vals: TypedArray, idxs: TypedArray,
   p: { shape: number[]; axis: number; descending: boolean }, dt: DType,
@@ -22,7 +22,8 @@ export function sortRoutine(
       order.sort((a, b) => {
         const ka = key[a]!, kb = key[b]!;
         const na = ka !== ka, nb = kb !== kb;
-        if (na || nb) return na && nb ? a - b : na ? 1 : -1;
+        // NaN is the largest value (PyTorch/NumPy): last ascending, first descending
+        if (na || nb) return na && nb ? a - b : (na ? 1 : -1) * (p.descending ? -1 : 1);
         const d = p.descending ? kb - ka : ka - kb;
         return d !== 0 ? d : a - b;
       });

@@ -47,6 +47,8 @@ const noT: JvpFn = () => null;
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 
 export const negP = unary("neg", (_x, _y, dx) => neg(dx));
+// neg is linear: its transpose negates the cotangent
+(negP.rules as { transpose?: unknown }).transpose = ([ct]: (Tensor | null)[]) => [ct ? neg(ct) : null];
 export const absP = unary("abs", (x, _y, dx) => mul(sign(x), dx));
 export const expP = unary("exp", (_x, y, dx) => mul(y, dx), { floatOnly: true });
 export const logP = unary("log", (x, _y, dx) => div(dx, x), { floatOnly: true });
