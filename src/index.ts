@@ -21,3 +21,4 @@ export * as random from "./random/index.js";
 export * as lax from "./transforms/control.js";
 export * from "./transforms/custom.js";
 export { manualSeed, randn, rand, randint, randperm } from "./random/global.js";
+export { config, type Config } from "./config.js";

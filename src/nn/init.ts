@@ -8,7 +8,7 @@ import { isFloat } from "../core/dtype.js";
 import { fail, fmtShape } from "../core/errors.js";
 import { constant } from "../core/execute.js";
 import { full } from "../core/prims/constants.js";
-import { keep, scope } from "../memory.js";
+import { scope } from "../memory.js";
 import { noGrad } from "../tape.js";
 import { EagerTensor, type Tensor } from "../tensor.js";
 import * as random from "../random/index.js";
@@ -84,7 +84,6 @@ function fill(op: string, t: Tensor, make: () => Tensor): Tensor {
       t.assign(v);
     }),
   );
-  keep(t);
   return t;
 }
 

@@ -236,7 +236,9 @@ export abstract class Module {
     for (const [k, t] of Object.entries(own)) {
       const src = sd[k];
       if (!src) continue;
-      noGrad(() => (t as EagerTensor).assign(keep(src.dtype === t.dtype ? (src.detach() as EagerTensor) : (convert(src, t.dtype) as EagerTensor))));
+      // the target shares the source's storage (writes replace storage, so neither can change the other)
+      if (src.dtype === t.dtype) (t as EagerTensor).assign(src as EagerTensor);
+      else scope(() => noGrad(() => (t as EagerTensor).assign(convert(src, t.dtype) as EagerTensor)));
     }
     return { missingKeys, unexpectedKeys };
   }
@@ -322,6 +324,12 @@ function cloneValue(v: unknown, seen: Map<unknown, unknown>): unknown {
     for (const x of v) s.add(cloneValue(x, seen));
     return s;
   }
+  if (v instanceof Map) {
+    const m = new Map<unknown, unknown>();
+    seen.set(v, m);
+    for (const [k, x] of v) m.set(k, cloneValue(x, seen));
+    return m;
+  }
   if (Array.isArray(v)) {
     const a: unknown[] = [];
     seen.set(v, a);
@@ -335,7 +343,7 @@ function cloneValue(v: unknown, seen: Map<unknown, unknown>): unknown {
     for (const k of Reflect.ownKeys(v)) o[k] = cloneValue((v as Record<PropertyKey, unknown>)[k], seen);
     return o;
   }
-  // other objects (functions' closures, Maps of settings) are shared, as configuration
+  // other objects (class instances used as settings) are shared, as configuration
   return v;
 }
 

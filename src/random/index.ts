@@ -49,11 +49,10 @@ function checkFloat(op: string, dtype: DType): void {
 function param(op: string, name: string, v: TensorLike, dtype: DType, shape: readonly number[]): Tensor {
   if (typeof v === "number") return full(shape, v, dtype);
   const t = E.convert(toTensor(v), dtype);
-  const b = broadcastShapes(op, t.shape, shape);
-  if (b.length !== shape.length || b.some((d, i) => d !== shape[i])) {
+  const lead = shape.length - t.ndim;
+  if (lead < 0 || t.shape.some((d, i) => d !== 1 && d !== shape[lead + i])) {
     fail(op, `argument ${name} has shape ${fmtShape(t.shape)}, which does not broadcast to the requested shape ${fmtShape(shape)}`);
   }
-  const lead = shape.length - t.ndim;
   return S.broadcastInDim(t, shape, t.shape.map((_, i) => lead + i));
 }
 
@@ -185,7 +184,10 @@ function unitFloats(k: Key, dtype: DType, size: number): Tensor {
   return E.convert(E.mul(E.convert(b, "float32"), full([size], 2 ** -nmant, "float32")), dtype);
 }
 
-/** Uniform floats in [minval, maxval) of the given shape. */
+/**
+ * Uniform floats in [minval, maxval) of the given shape. As in JAX, scaling can round up to maxval
+ * when the span is coarse for the dtype (float16 values near 3 in [2, 3)); the default [0, 1) cannot.
+ */
 export function uniform(k: Key, shape: readonly number[] = [], opts: FloatOpts & { minval?: TensorLike; maxval?: TensorLike } = {}): Tensor {
   checkKey("random.uniform", k);
   const s = checkShape("random.uniform", shape);

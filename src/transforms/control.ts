@@ -29,7 +29,7 @@ export type Traced<T> = T extends Tensor
           : T;
 
 /** Flatten a pytree to tensors (numbers and booleans become weakly typed scalars). */
-export function flatLeaves(op: string, what: string, tree: unknown): [Tensor[], TreeDef] {
+function flatLeaves(op: string, what: string, tree: unknown): [Tensor[], TreeDef] {
   const [leaves, def] = treeFlatten(tree);
   return [
     leaves.map((l, i) => {
@@ -122,21 +122,21 @@ function branchCall(op: string, index: Tensor, fns: readonly ((...a: never[]) =>
  * return the same tree of types; under vmap with a batched predicate both run and results are selected.
  * @example lax.cond(x.sum().greater(0), (x) => x.mul(2), (x) => x.neg(), x)
  */
-export function cond<A extends unknown[], R>(pred: TensorLike, trueFn: (...operands: A) => R, falseFn: (...operands: A) => R, ...operands: A): R {
+export function cond<A extends unknown[], R, R2 = R>(pred: TensorLike, trueFn: (...operands: A) => R, falseFn: (...operands: A) => R2, ...operands: A): Traced<R> {
   const p = toTensor(pred);
   if (p.dtype !== "bool" || p.ndim !== 0) fail("cond", `pred must be a scalar bool, got ${p.aval}`);
-  return branchCall("cond", p, [falseFn, trueFn], ["false branch", "true branch"], 1, operands) as R;
+  return branchCall("cond", p, [falseFn, trueFn], ["false branch", "true branch"], 1, operands) as Traced<R>;
 }
 
 /**
  * Apply `branches[index](...operands)`; the index is clamped into range (as in JAX).
  * @example lax.switch(i, [(x) => x, (x) => x.sin(), (x) => x.cos()], x)
  */
-function switchBranches<A extends unknown[], R>(index: TensorLike, branches: readonly ((...operands: A) => R)[], ...operands: A): R {
+function switchBranches<A extends unknown[], R>(index: TensorLike, branches: readonly ((...operands: A) => R)[], ...operands: A): Traced<R> {
   const ix = toTensor(index);
   if (ix.ndim !== 0 || !(ix.dtype.startsWith("int") || ix.dtype.startsWith("uint"))) fail("switch", `index must be an integer scalar, got ${ix.aval}`);
   if (branches.length === 0) fail("switch", "needs at least one branch");
-  return branchCall("switch", convert(ix, "int32"), branches, branches.map((_, k) => `branch ${k}`), 0, operands) as R;
+  return branchCall("switch", convert(ix, "int32"), branches, branches.map((_, k) => `branch ${k}`), 0, operands) as Traced<R>;
 }
 export { switchBranches as switch };
 
@@ -145,7 +145,7 @@ export { switchBranches as switch };
  * is dynamic); use scan or fori with JS-number bounds for grad.
  * @example lax.whileLoop(([i, x]) => i.less(10), ([i, x]) => [i.add(1), x.mul(2)], [0, x])
  */
-export function whileLoop<T>(condFn: (carry: Traced<T>) => TensorLike, bodyFn: (carry: Traced<T>) => Traced<T>, init: T): Traced<T> {
+export function whileLoop<T>(condFn: (carry: NoInfer<Traced<T>>) => TensorLike, bodyFn: (carry: NoInfer<Traced<T>>) => NoInfer<Traced<T>>, init: T): Traced<T> {
   const [init0, def] = flatLeaves("whileLoop", "init", init);
   const { closed: body, avals } = traceCarried("whileLoop", init0.map((x) => x.aval), [], (c) => {
     const [ls, d] = flatLeaves("whileLoop", "bodyFn output", bodyFn(treeUnflatten(def, c)));
@@ -179,7 +179,7 @@ export interface ScanOptions {
  * Differentiable in both modes, batchable and jittable.
  * @example const [total, partial] = lax.scan((c, x) => [c.add(x), c.add(x)], 0, xs)
  */
-export function scan<C, X, Y>(f: (carry: Traced<C>, x: Traced<X>) => [Traced<C>, Y], init: C, xs: X | null = null, opts: ScanOptions = {}): [Traced<C>, Traced<Y>] {
+export function scan<C, X, Y>(f: (carry: NoInfer<Traced<C>>, x: NoInfer<Traced<X>>) => [NoInfer<Traced<C>>, Y], init: C, xs: X | null = null, opts: ScanOptions = {}): [Traced<C>, Traced<Y>] {
   const [init0, cDef] = flatLeaves("scan", "init", init);
   const [xs0, xDef] = flatLeaves("scan", "xs", xs);
   let length = opts.length;
@@ -216,7 +216,7 @@ export function scan<C, X, Y>(f: (carry: Traced<C>, x: Traced<X>) => [Traced<C>,
  * loop is reverse-differentiable); tensor bounds lower to whileLoop.
  * @example lax.fori(0, 3, (i, y) => y.mul(x), 1.0)   // x ** 3
  */
-export function fori<T>(lower: number | Tensor, upper: number | Tensor, bodyFn: (i: Tensor, carry: Traced<T>) => Traced<T>, init: T): Traced<T> {
+export function fori<T>(lower: number | Tensor, upper: number | Tensor, bodyFn: (i: Tensor, carry: NoInfer<Traced<T>>) => NoInfer<Traced<T>>, init: T): Traced<T> {
   if (typeof lower === "number" && typeof upper === "number") {
     if (!Number.isInteger(lower) || !Number.isInteger(upper)) fail("fori", `bounds must be integers, got ${lower} and ${upper}`);
     const step = ([i, c]: [Tensor, Traced<T>]): [[Tensor, Traced<T>], null] => [[i.add(1), bodyFn(i, c)], null];

@@ -6,11 +6,13 @@ import { jvpFlat } from "./jvp.js";
 import { vmapFlat } from "./vmap.js";
 import { backwardPass } from "./partial.js";
 import { zerosLike } from "../core/prims/elementwise.js";
+import { runJaxpr } from "./compile.js";
 
 type CallP = { jaxpr: ClosedJaxpr; name: string };
 
 /**
- * A call of a traced program. Eagerly it runs the program; under jvp and vmap the program is inlined
+ * A call of a traced program. Eagerly it runs the program compiled into fused kernels (compile.ts); under
+ * jvp and vmap the program is inlined
  * into the enclosing transformation, so jit(grad(f)) and grad(jit(f)) both work.
  */
 export const xlaCallP = primitive<CallP>("jit", {
@@ -18,7 +20,7 @@ export const xlaCallP = primitive<CallP>("jit", {
     return jaxpr.jaxpr.outAvals;
   },
   impl(args, { jaxpr }) {
-    return evalJaxpr(jaxpr.jaxpr, [...jaxpr.consts, ...args]);
+    return runJaxpr(jaxpr, args);
   },
   jvp(primals, tangents, { jaxpr }) {
     const [po, to] = jvpFlat((...xs) => evalJaxpr(jaxpr.jaxpr, [...jaxpr.consts, ...xs]), primals, tangents);

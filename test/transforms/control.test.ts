@@ -283,7 +283,7 @@ for (const backend of BACKENDS) {
     test("type errors name the op and the types", () =>
       withBackend(backend, () => {
         assert.throws(() => lax.scan((c: T, x: T) => [c.slice([[0, 2]]), x], tr.tensor([1, 2, 3]), tr.ones([2, 2])), /scan: carry output type f32\[2\] differs from carry input f32\[3\]/);
-        assert.throws(() => lax.scan((c: T, x: T) => [c, x], tr.tensor(0), [tr.ones([2]), tr.ones([3])]), /scan: xs leaf 1 has leading axis 3 but xs leaf 0 has 2/);
+        assert.throws(() => lax.scan((c: T, x: T[]) => [c, x[0]!], tr.tensor(0), [tr.ones([2]), tr.ones([3])]), /scan: xs leaf 1 has leading axis 3 but xs leaf 0 has 2/);
         assert.throws(() => lax.scan((c: T) => [c, c], tr.tensor(0), null), /scan: with no xs, pass \{ length \}/);
         assert.throws(() => lax.scan((c: T) => [c.astype("float64"), c], tr.tensor(0), null, { length: 2 }), /scan: carry output type f64\[\] differs from carry input f32\[\]/);
       }));

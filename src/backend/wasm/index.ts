@@ -1,5 +1,5 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, storageArray, type DType, type TypedArray } from "../../core/dtype.js";
-import type { Kernel, RoutineCall } from "../../ir/expr.js";
+import { kernelKey, type Kernel, type RoutineCall } from "../../ir/expr.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
 import { erf, erfinv } from "../ref/math.js";
 import { sortRoutine } from "../ref/routines.js";
@@ -72,7 +72,7 @@ export class WasmBackend implements Backend {
   compile(kernel: Kernel): Executable {
     const hit = this.byKernel.get(kernel);
     if (hit) return hit;
-    const key = JSON.stringify(kernel);
+    const key = kernelKey(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
       const bytes = compileKernelModule(kernel, { minPages: 1, shared: this.heap.memory.buffer instanceof SharedArrayBufferCtor() });

@@ -134,14 +134,16 @@ function transposeLhs(ct: Tensor, xa: ShapedArray, y: Tensor, { contract, batch 
   return transpose(r, invPerm(order));
 }
 
-/** Cotangent of the rhs: the mirror image of transposeLhs. */
+/**
+ * Cotangent of the rhs: the mirror image of transposeLhs, with x on the left so that the common case
+ * (the weight of x @ w) needs no transpose: [batch, rhs contracted (in x's order), rhs free].
+ */
 function transposeRhs(ct: Tensor, x: Tensor, ya: ShapedArray, { contract, batch }: DotGeneralP): Tensor {
   const nb = batch[0].length;
   const xFree = freeAxes(x.ndim, contract[0], batch[0]);
   const yFree = freeAxes(ya.ndim, contract[1], batch[1]);
   const ctLhsFree = xFree.map((_, i) => nb + i);
-  // result: [batch, y free (ct's rhs-free axes), y contracted in the order of x's contracted axes]
-  const r = dotGeneral(ct, x, { contract: [ctLhsFree, xFree], batch: [range(nb), batch[0]] });
-  const order = [...batch[1], ...yFree, ...sortBy(contract[1], contract[0])];
+  const r = dotGeneral(x, ct, { contract: [xFree, ctLhsFree], batch: [batch[0], range(nb)] });
+  const order = [...batch[1], ...sortBy(contract[1], contract[0]), ...yFree];
   return transpose(r, invPerm(order));
 }
