@@ -142,9 +142,11 @@ interface NodeInfo {
   constant: boolean;
   /** A sum over products of two operands (dot_general, conv). */
   contraction: boolean;
+  /** The lowering over plain loads. */
+  outs: Expr[];
 }
 
-function analyse(g: Graph, node: GraphNode): NodeInfo {
+function analyse(g: Graph, node: GraphNode, constants: ReadonlyMap<number, Expr>): NodeInfo {
   const sid = new StructIds();
   const argValue: number[] = [];
   const identityArg = new Set<number>();
@@ -153,6 +155,10 @@ function analyse(g: Graph, node: GraphNode): NodeInfo {
   const access = (v: number): Access => (ix) => {
     const val = g.values[v]!;
     if (val.literal !== undefined) return c(val.literal, val.dtype);
+    // a value computed from constants alone (full, a broadcast of one, 1/n) reads no memory once inlined:
+    // charge its arithmetic, not a load (the expression only serves the cost count)
+    const k = constants.get(v);
+    if (k) return k;
     const key = `${v}|${sid.key(ix)}`;
     let e = memo.get(key);
     if (!e) {
@@ -207,6 +213,7 @@ function analyse(g: Graph, node: GraphNode): NodeInfo {
     affine: outs.length === 1 && outs[0]!.k === "load" && !readsMemory(outs[0]!.at),
     constant: outs.every((o) => o.k === "const"),
     contraction: outs.length === 1 && isContraction(outs[0]!),
+    outs,
   };
 }
 
@@ -254,6 +261,13 @@ export function fuse(g: Graph): Fusion {
   // number of evaluations. Consumers inside one kernel reading a value at their own index share its
   // evaluation (the kernel computes a shared subexpression once), so they add one context, not one each.
   const info = new Map<number, NodeInfo>();
+  const constants = new Map<number, Expr>();
+  g.nodes.forEach((n, i) => {
+    if (!live[i] || !n.lower) return;
+    const inf = analyse(g, n, constants);
+    info.set(i, inf);
+    if (inf.reads.length === 0) n.outputs.forEach((v, j) => constants.set(v, inf.outs[j]!));
+  });
   const contexts = new Map<number, Map<string, number>>();
   const materialized = new Set<number>(g.inputs);
   const plainOnly = new Set<number>();
@@ -261,8 +275,7 @@ export function fuse(g: Graph): Fusion {
     if (!live[i]) continue;
     const n = g.nodes[i]!;
     if (!n.lower) continue;
-    const inf = analyse(g, n);
-    info.set(i, inf);
+    const inf = info.get(i)!;
     const outs = n.outputs.filter((v) => used.has(v));
     const forced = outs.some((v) => isOutput.has(v) || liveConsumers(v).some((k) => !g.nodes[k]!.lower));
     const ctx = new Map<string, number>();
@@ -297,14 +310,17 @@ export function fuse(g: Graph): Fusion {
   }
 
   // ---- group materialised values into kernels ----
-  interface Group { shape: readonly number[]; roots: number[]; nodes: Set<number>; bufs: Set<number>; contraction: boolean; id: number }
+  // Multi-output fusion: a stored value joins an earlier kernel of the same iteration space when they
+  // share work (an inlined node or a loaded buffer) or when it reads that kernel's outputs at its own
+  // index only (it then uses their values directly rather than loading them), and when it does not
+  // depend on that kernel by any other path (which would make a cycle).
+  interface Group { shape: readonly number[]; roots: Set<number>; nodes: Set<number>; bufs: Set<number>; contraction: boolean; id: number }
   const groups: Group[] = [];
-  const groupOf = new Map<number, Group>();
-  const steps: Step[] = [];
-  const stepOfNode = new Map<number, number>();
-  // dependencies of a step: the materialised values it reads
+  const steps: (Step | null)[] = [];
+  // dependencies of a step: the stored values it reads
   const stepReads: Set<number>[] = [];
   const producerStep = new Map<number, number>();
+  const costly = (ni: number) => info.get(ni)!.reads.length > 0;
 
   const reach = (root: number): { nodes: Set<number>; bufs: Set<number> } => {
     const nodes = new Set<number>(), bufs = new Set<number>();
@@ -333,6 +349,23 @@ export function fuse(g: Graph): Fusion {
     }
     return false;
   };
+  // whether the root reads the values in `outs` only at its own index (through identity reads)
+  const identityReads = (root: number, outs: Set<number>): boolean => {
+    const seen = new Set<string>();
+    const visit = (ni: number, id: boolean): boolean => {
+      const key = `${ni}:${id}`;
+      if (seen.has(key)) return true;
+      seen.add(key);
+      for (const r of info.get(ni)!.reads) {
+        const ok = id && r.identity;
+        if (outs.has(r.value)) {
+          if (!ok) return false;
+        } else if (!materialized.has(r.value) && !visit(producer.get(r.value)![0], ok)) return false;
+      }
+      return true;
+    };
+    return visit(producer.get(root)![0], true);
+  };
   const shapeEq = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
   g.nodes.forEach((n, i) => {
@@ -340,7 +373,6 @@ export function fuse(g: Graph): Fusion {
     if (!n.lower) {
       const s = steps.length;
       steps.push({ kind: "node", node: i });
-      stepOfNode.set(i, s);
       stepReads.push(new Set(n.inputs));
       n.outputs.forEach((v) => producerStep.set(v, s));
       return;
@@ -354,30 +386,34 @@ export function fuse(g: Graph): Fusion {
       if (!contraction) {
         for (let k = groups.length - 1; k >= 0 && !target; k--) {
           const gr = groups[k]!;
-          if (gr.contraction || gr.roots.length >= MAX_OUTPUTS || !shapeEq(gr.shape, shape)) continue;
-          const shares = [...nodes].some((x) => gr.nodes.has(x)) || [...bufs].some((x) => gr.bufs.has(x));
-          if (shares && !dependsOn(bufs, gr.id)) target = gr;
+          if (gr.contraction || gr.roots.size >= MAX_OUTPUTS || !shapeEq(gr.shape, shape)) continue;
+          const own = new Set([...bufs].filter((b) => gr.roots.has(b)));
+          const shares = own.size > 0 || [...nodes].some((x) => costly(x) && gr.nodes.has(x)) || [...bufs].some((x) => gr.bufs.has(x));
+          if (!shares || dependsOn([...bufs].filter((b) => !own.has(b)), gr.id)) continue;
+          if (own.size > 0 && !identityReads(v, own)) continue;
+          target = gr;
         }
       }
       if (!target) {
-        target = { shape, roots: [], nodes: new Set(), bufs: new Set(), contraction, id: steps.length };
+        target = { shape, roots: new Set(), nodes: new Set(), bufs: new Set(), contraction, id: steps.length };
         groups.push(target);
-        steps.push(null as unknown as Step);
+        steps.push(null);
         stepReads.push(new Set());
       }
-      target.roots.push(v);
-      nodes.forEach((x) => target!.nodes.add(x));
+      const gr = target;
+      gr.roots.add(v);
+      nodes.forEach((x) => gr.nodes.add(x));
       bufs.forEach((x) => {
-        target!.bufs.add(x);
-        stepReads[target!.id]!.add(x);
+        if (gr.roots.has(x)) return;
+        gr.bufs.add(x);
+        stepReads[gr.id]!.add(x);
       });
-      producerStep.set(v, target.id);
-      groupOf.set(v, target);
+      producerStep.set(v, gr.id);
     }
   });
 
-  for (const gr of groups) steps[gr.id] = { kind: "kernel", fused: buildKernel(g, gr.shape, gr.roots, producer, materialized, gr.contraction) };
-  return { steps, materialized };
+  for (const gr of groups) steps[gr.id] = { kind: "kernel", fused: buildKernel(g, gr.shape, [...gr.roots], producer, materialized, gr.contraction) };
+  return { steps: steps as Step[], materialized };
 }
 
 /** Lower a group of materialised values sharing an iteration space into one kernel. */
@@ -389,10 +425,12 @@ function buildKernel(g: Graph, shape: readonly number[], roots: number[], produc
   const memo = new Map<string, Expr[]>();
   const fusedNodes = new Set<number>();
 
+  const local = new Set(roots);
   const valueAt = (v: number, ix: readonly Expr[]): Expr => {
     const val = g.values[v]!;
     if (val.literal !== undefined) return c(val.literal, val.dtype);
-    if (materialized.has(v)) {
+    // an output of this kernel is used where it is computed, not loaded back
+    if (materialized.has(v) && !local.has(v)) {
       let a = argOf.get(v);
       if (a === undefined) {
         a = inputs.length;

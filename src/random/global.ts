@@ -12,20 +12,21 @@ import type { DType } from "../core/dtype.js";
 import { fail } from "../core/errors.js";
 import { constant } from "../core/execute.js";
 import { EagerTensor, type Tensor } from "../tensor.js";
+import { seedWords, splitWords } from "../core/prims/random.js";
 import * as random from "./index.js";
 
 /** The seed of a fresh process, so that programs that never seed are still reproducible. */
 const DEFAULT_SEED = 0;
-let state: [number, number] = random.seedWords(DEFAULT_SEED);
+let state: [number, number] = seedWords(DEFAULT_SEED);
 
 /** Reset the global generator: the same seed gives the same sequence of draws. */
 export function manualSeed(seed: number): void {
-  state = random.seedWords(seed);
+  state = seedWords(seed);
 }
 
 /** A fresh key from the global generator (advances it). */
 export function nextKey(): random.Key {
-  const [next, sub] = random.splitWords(state[0], state[1]);
+  const [next, sub] = splitWords(state[0], state[1]);
   state = next;
   return constant(sub, [2], "uint32");
 }

@@ -14,7 +14,7 @@ import { full } from "../core/prims/constants.js";
 import * as E from "../core/prims/elementwise.js";
 import * as R from "../core/prims/reduce.js";
 import * as S from "../core/prims/structural.js";
-import { bitcastConvertType, threefry2x32, threefry2x32Scalar } from "../core/prims/random.js";
+import { bitcastConvertType, seedWords, threefry2x32 } from "../core/prims/random.js";
 import { gather } from "../core/prims/indexing.js";
 import { sortWithIndices } from "../core/prims/sort.js";
 import { broadcastShapes, normAxis, prod } from "../core/shape.js";
@@ -105,18 +105,6 @@ export function key(seed: number | Tensor): Key {
   return S.concatenate([u32([1], 0), S.reshape(E.convert(seed, "uint32"), [1])], 0);
 }
 
-/**
- * The two key words of a JS integer seed. Seeds in [-2^31, 2^32) give [0, seed mod 2^32], exactly as
- * `jax.random.PRNGKey` does by default; larger safe integers keep their high bits in the first word
- * (JAX's 64-bit mode) instead of colliding after truncation.
- */
-export function seedWords(seed: number): [number, number] {
-  if (!Number.isSafeInteger(seed)) fail("random.key", `argument seed must be a safe integer (|seed| < 2^53), got ${seed}`);
-  if (seed >= -(2 ** 31) && seed < U32) return [0, seed >>> 0];
-  const hi = Math.floor(seed / U32);
-  return [hi >>> 0, (seed - hi * U32) >>> 0];
-}
-
 /** `num` new keys from one, as a [num, 2] tensor (JAX's `split`). */
 export function split(k: Key, num = 2): Tensor {
   checkKey("random.split", k);
@@ -128,13 +116,6 @@ export function split(k: Key, num = 2): Tensor {
 export function splitKeys(k: Key, num = 2): Key[] {
   const ks = split(k, num);
   return Array.from({ length: num }, (_, i) => S.reshape(S.slice(ks, [i, 0], [i + 1, 2]), [2]));
-}
-
-/** The host-side split of two key words, matching `split(key, 2)` (used by the global RNG). */
-export function splitWords(k0: number, k1: number): [[number, number], [number, number]] {
-  // counters 0..3 form the blocks (0, 2) and (1, 3); outputs are laid out as [y0 of both, y1 of both]
-  const a = threefry2x32Scalar(k0, k1, 0, 2), b = threefry2x32Scalar(k0, k1, 1, 3);
-  return [[a[0], b[0]], [a[1], b[1]]];
 }
 
 /** A key derived from `key` and an integer (a step number, a layer index): JAX's `fold_in`. */
@@ -276,6 +257,7 @@ export function gumbel(k: Key, shape: readonly number[] = [], opts: FloatOpts = 
 /** Exponential samples with rate 1: -log1p(-u). */
 export function exponential(k: Key, shape: readonly number[] = [], opts: FloatOpts = {}): Tensor {
   checkKey("random.exponential", k);
+  checkFloat("random.exponential", opts.dtype ?? "float32");
   const u = uniform(k, shape, opts);
   return E.neg(E.log1p(E.neg(u)));
 }

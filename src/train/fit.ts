@@ -224,7 +224,11 @@ function toSource(op: string, data: unknown, opts: { batchSize?: number; shuffle
               const idx = order ? fromTypedArray(Int32Array.from(order.subarray(s, e)), [e - s], "int32") : null;
               const rows = (t: unknown) => {
                 const [leaves, def] = treeFlatten(t);
-                return treeUnflatten(def, leaves.map((l) => (idx ? take(l as Tensor, idx, 0) : slice(l as Tensor, [[s, e]]))));
+                return treeUnflatten(def, leaves.map((l) => {
+                  const r = idx ? take(l as Tensor, idx, 0) : slice(l as Tensor, [[s, e]]);
+                  // a full-range slice may return its input: hand out a new handle, never the caller's tensor
+                  return r === l ? (l as EagerTensor).detach() : r;
+                }));
               };
               return whole.y === undefined ? { x: rows(whole.x) } : { x: rows(whole.x), y: rows(whole.y) };
             });

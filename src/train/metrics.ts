@@ -108,6 +108,8 @@ export function targetKind(op: string, pred: Tensor, y: Tensor): TargetKind {
   const last = pred.shape[pred.ndim - 1];
   if (pred.ndim === 0) fail(op, "predictions must have a batch axis, got a scalar");
   const ys = y.shape.join();
+  // one column of scores is one probability (or logit) per sample, whatever the targets' rank
+  if (last === 1 && y.size === pred.size) return "binary";
   if (pred.ndim === y.ndim + 1 && pred.shape.slice(0, -1).join() === ys) return "sparse";
   if (pred.ndim === y.ndim && y.shape[y.ndim - 1] === 1 && last !== 1 && pred.shape.slice(0, -1).join() === y.shape.slice(0, -1).join()) return "sparse";
   if (pred.ndim === y.ndim && pred.shape.join() === ys) return last === 1 || pred.ndim === 1 ? "binary" : "categorical";

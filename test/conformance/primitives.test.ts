@@ -48,6 +48,15 @@ function dot(a: number[], b: number[]): number {
   return s;
 }
 
+/** A TridentError from `fn`, reported as a failure message otherwise. */
+function assertTridentError(fn: () => unknown, what: string): void {
+  assert.throws(fn, (e: unknown) => e instanceof tr.TridentError, `${what} should raise a TridentError`);
+}
+
+/**
+ * (a) The derivative along a random direction against central finite differences of
+ * L = Σ ⟨ct, f(x)⟩: by vjp (⟨∇L, v⟩) or, for forward-only primitives, by jvp (⟨ct, J v⟩).
+ */
 async function gradCheck(s: Sample, seed: number): Promise<void> {
   const r = new Rng(seed);
   const xs = s.args(r);
@@ -57,8 +66,8 @@ async function gradCheck(s: Sample, seed: number): Promise<void> {
   const outs = g(...primals);
   assert.ok(outs.length > 0, "the sample declares differentiable operands but has no float outputs");
   const cts = outs.map((o) => r.normal(o.shape, o.dtype));
-  const [, back] = tr.vjp(g, ...primals);
-  const grads = back(cts) as T[];
+  const forward = s.modes === "forward";
+  const grads = forward ? [] : (tr.vjp(g, ...primals)[1](cts) as T[]);
   const loss = async (ds: T[]) => {
     let acc = 0;
     const ys = g(...ds);
@@ -71,12 +80,18 @@ async function gradCheck(s: Sample, seed: number): Promise<void> {
     const v = r.normal(x.shape, x.dtype);
     const shifted = (sgn: number) => primals.map((p, k) => (k === j ? tr.add(p, tr.mul(v, tr.tensor(sgn * eps, { dtype: x.dtype }))) : p));
     const fd = ((await loss(shifted(1))) - (await loss(shifted(-1)))) / (2 * eps);
-    const an = dot(await read(grads[j]!), await read(v));
+    let an: number;
+    if (forward) {
+      const [, touts] = tr.jvp(g, primals, primals.map((p, k) => (k === j ? v : tr.zerosLike(p)))) as [T[], T[]];
+      an = 0;
+      for (let i = 0; i < touts.length; i++) an += dot(await read(touts[i]!), await read(cts[i]!));
+    } else an = dot(await read(grads[j]!), await read(v));
     const scale = Math.max(Math.abs(fd), Math.abs(an), 1e-3);
-    assert.ok(Math.abs(fd - an) <= rtol * scale, `operand ${diff[j]}: ⟨grad, v⟩ = ${an} but finite differences give ${fd} (rtol ${rtol})`);
+    assert.ok(Math.abs(fd - an) <= rtol * scale, `operand ${diff[j]}: the ${forward ? "jvp" : "vjp"} gives ${an} along a random direction but finite differences give ${fd} (rtol ${rtol})`);
   }
 }
 
+/** (b) ⟨ct, J t⟩ = ⟨Jᵀ ct, t⟩; for one-mode primitives, the other mode raises a TridentError. */
 async function jvpVjpCheck(s: Sample, seed: number): Promise<void> {
   const r = new Rng(seed);
   const xs = s.args(r);
@@ -84,6 +99,8 @@ async function jvpVjpCheck(s: Sample, seed: number): Promise<void> {
   const g = restricted(s, xs, diff);
   const primals = diff.map((k) => xs[k]!);
   const tangents = primals.map((p) => r.normal(p.shape, p.dtype));
+  if (s.modes === "reverse") return assertTridentError(() => tr.jvp(g, primals, tangents), "jvp of a reverse-only primitive");
+  if (s.modes === "forward") return assertTridentError(() => tr.vjp(g, ...primals)[1](g(...primals)), "vjp of a forward-only primitive");
   const [outs, touts] = tr.jvp(g, primals, tangents) as [T[], T[]];
   const cts = outs.map((o) => r.normal(o.shape, o.dtype));
   const [, back] = tr.vjp(g, ...primals);
@@ -96,7 +113,7 @@ async function jvpVjpCheck(s: Sample, seed: number): Promise<void> {
 }
 
 /** In-axis layouts to try: all leading, all trailing, mixed with unbatched operands. */
-function axisConfigs(xs: T[]): (number | null)[][] {
+function axisConfigs(xs: T[], unbatched: readonly number[] = []): (number | null)[][] {
   const n = xs.length;
   const cfgs: (number | null)[][] = [xs.map(() => 0), xs.map((x) => x.ndim)];
   if (n >= 2) {
@@ -104,7 +121,9 @@ function axisConfigs(xs: T[]): (number | null)[][] {
     cfgs.push(xs.map((x, i) => (i === 0 ? Math.min(1, x.ndim) : null)));
   } else if (xs[0]!.ndim >= 2) cfgs.push([1]);
   const seen = new Set<string>();
-  return cfgs.filter((c) => !seen.has(c.join()) && !!seen.add(c.join()));
+  return cfgs
+    .map((c) => c.map((a, i) => (unbatched.includes(i) ? null : a)))
+    .filter((c) => c.some((a) => a !== null) && !seen.has(c.join()) && !!seen.add(c.join()));
 }
 
 async function assertSameOutputs(got: T[], want: T[], what: string, rtol = 1e-10): Promise<void> {
@@ -120,7 +139,7 @@ async function assertSameOutputs(got: T[], want: T[], what: string, rtol = 1e-10
 async function vmapCheck(s: Sample, seed: number): Promise<void> {
   const r = new Rng(seed);
   const examples = Array.from({ length: BATCH }, () => s.args(r));
-  for (const axes of axisConfigs(examples[0]!)) {
+  for (const axes of axisConfigs(examples[0]!, s.unbatched)) {
     const batched = axes.map((a, i) => (a === null ? examples[0]![i]! : tr.stack(examples.map((e) => e[i]!), a)));
     const got = asList(tr.vmap((...xs: T[]) => s.fn(...xs), { inAxes: axes })(...batched) as T | T[]);
     const per = examples.map((e) => asList(s.fn(...e.map((x, i) => (axes[i] === null ? examples[0]![i]! : x)))));
@@ -135,7 +154,7 @@ async function jitCheck(s: Sample, seed: number): Promise<void> {
   const f = (...a: T[]) => s.fn(...a);
   await assertSameOutputs(asList(tr.jit(f)(...xs)), asList(f(...xs)), "jit");
   const diff = diffOf(s, xs);
-  if (diff.length === 0) return;
+  if (diff.length === 0 || s.modes === "forward") return;
   // the backward program compiled by jit equals the eager one
   const g = restricted(s, xs, diff);
   const primals = diff.map((k) => xs[k]!);
@@ -178,7 +197,7 @@ for (const backend of BACKENDS) {
           test("binds the primitive", () => withBackend(backend, () => assert.ok(appears(s, prim.name, seed), `the sample does not bind ${prim.name}`)));
           if (diff.length > 0) {
             test("gradient matches finite differences", () => withBackend(backend, () => tr.scope(() => gradCheck(s, seed))));
-            test("jvp agrees with vjp", () => withBackend(backend, () => tr.scope(() => jvpVjpCheck(s, seed))));
+            test(s.modes === "reverse" ? "jvp raises (reverse-mode only)" : s.modes === "forward" ? "vjp raises (forward-mode only)" : "jvp agrees with vjp", () => withBackend(backend, () => tr.scope(() => jvpVjpCheck(s, seed))));
           }
           test("vmap equals a loop", () => withBackend(backend, () => tr.scope(() => vmapCheck(s, seed))));
           test("jit equals eager", () => withBackend(backend, () => tr.scope(() => jitCheck(s, seed))));

@@ -76,6 +76,14 @@ export interface Sample {
    * linearization (primitives that exist only under differentiation).
    */
   appearsIn?: "forward" | "linearize";
+  /**
+   * Which differentiation modes the primitive supports (default both). For "reverse" (customVjp) the
+   * gradient is checked by vjp and jvp must raise a TridentError; for "forward" (whileLoop, whose trip
+   * count is dynamic) the directional derivative is checked by jvp and vjp must raise.
+   */
+  modes?: "both" | "reverse" | "forward";
+  /** Operands that must stay unbatched under vmap (e.g. a step index). */
+  unbatched?: number[];
 }
 
 /** Bind a primitive by name (for primitives with no public op). */
@@ -252,4 +260,84 @@ export const SAMPLES: Record<string, Sample[]> = {
 
   // ---------------- transformations as primitives ----------------
   jit: [{ args: normal([3], [3]), fn: (x, y) => tr.jit((a: T, b: T) => tr.mul(tr.sin(a), b).sum())(x, y) }],
+
+  // ---------------- control flow ----------------
+  cond: [
+    {
+      label: "cond",
+      // the predicate is an operand, so vmap sees it both batched (both branches run) and unbatched
+      args: (r) => [tr.greater(r.normal([]), 0), r.normal([3]), r.normal([3])],
+      fn: (p, x, y) => tr.lax.cond(p, (a: T, b: T) => tr.mul(tr.sin(a), b), (a: T, b: T) => tr.exp(tr.add(a, b)), x, y),
+    },
+    {
+      label: "switch",
+      args: (r) => [r.ints([], 0, 3), r.normal([2, 2])],
+      fn: (i, x) => tr.lax.switch(i, [(a: T) => tr.tanh(a), (a: T) => tr.mul(a, a), (a: T) => tr.cumsum(a, { axis: 0 })], x),
+    },
+  ],
+  while: [
+    {
+      // the trip count depends on the data, so batched examples stop at different steps
+      label: "data-dependent trip count",
+      args: (r) => [r.uniform([3], 0.2, 1)],
+      fn: (x) => {
+        const [n, y] = tr.lax.whileLoop(
+          ([, v]: [T, T]) => tr.less(tr.sum(v), 6),
+          ([k, v]: [T, T]) => [tr.add(k, 1), tr.add(tr.mul(v, 1.5), tr.sin(v))] as [T, T],
+          [tr.tensor(0, { dtype: "int32" }), x] as [T, T],
+        ) as [T, T];
+        return [n, y];
+      },
+      modes: "forward",
+    },
+    {
+      label: "fori with tensor bounds",
+      args: (r) => [r.normal([2]), r.ints([], 1, 4)],
+      fn: (x, n) => tr.lax.fori(tr.tensor(0, { dtype: "int32" }), n!, (_i: T, c: T) => tr.sin(tr.add(c, x!)), x!) as T,
+      modes: "forward",
+    },
+  ],
+  scan: [
+    {
+      args: normal([2], [4, 2]),
+      fn: (c0, xs) => {
+        const [c, ys] = tr.lax.scan((c: T, x: T) => [tr.sin(tr.mul(c, x)), tr.add(tr.mul(c, c), x)] as [T, T], c0!, xs!) as [T, T];
+        return [c, ys];
+      },
+    },
+    {
+      label: "reverse, with a closed-over operand",
+      args: normal([3], [5, 3], [3]),
+      fn: (c0, xs, w) => {
+        const [c, ys] = tr.lax.scan((c: T, x: T) => [tr.tanh(tr.add(tr.mul(c, w!), x)), tr.sum(c)] as [T, T], c0!, xs!, { reverse: true }) as [T, T];
+        return [c, ys];
+      },
+    },
+    { label: "fori with number bounds", args: normal([3]), fn: (x) => tr.lax.fori(0, 3, (_i: T, c: T) => tr.mul(tr.cos(c), x), x) as T },
+  ],
+  scan_slice: [
+    // the step index is a runtime scalar that vmap never batches (a scan's step counter)
+    { args: (r) => [r.normal([4, 3]), r.ints([], 0, 4)], fn: (x, i) => bindPrim("scan_slice", [x, i])[0]!, unbatched: [1] },
+  ],
+
+  // ---------------- user-defined derivatives ----------------
+  custom_vjp_call: [{ args: normal([3], [3]), fn: (x, y) => sinMul(x, y), modes: "reverse" }],
+  custom_lin: [{ args: normal([3], [3]), fn: (x, y) => sinMul(x, y), modes: "reverse", appearsIn: "linearize" }],
+  custom_jvp_call: [
+    { args: normal([3]), fn: (x) => expMul(x) },
+    { label: "checkpoint inside", args: normal([2, 3]), fn: (x) => expMul(tr.checkpoint((a: T) => tr.tanh(a))(x)), modes: "reverse" },
+  ],
 };
+
+/** sin(x)·y with a hand-written reverse rule (custom_vjp_call, custom_lin). */
+const sinMul = tr.customVjp(
+  (x: T, y: T) => tr.mul(tr.sin(x), y),
+  (x: T, y: T) => [tr.mul(tr.sin(x), y), [x, y]] as [T, T[]],
+  ([x, y]: T[], g: T) => [tr.mul(tr.mul(g, y!), tr.cos(x!)), tr.mul(g, tr.sin(x!))],
+);
+
+/** x·exp(x) with a hand-written forward rule (custom_jvp_call). */
+const expMul = tr.customJvp(
+  (x: T) => tr.mul(x, tr.exp(x)),
+  ([x]: [T], [t]: [T]) => [tr.mul(x, tr.exp(x)), tr.mul(tr.mul(tr.exp(x), tr.add(x, 1)), t)] as [T, T],
+);

@@ -276,6 +276,14 @@ for (const backend of BACKENDS) {
         }, 0.5, x)[1] as T).sum();
         const x = f64([0.3, -0.7, 1.2, -0.1]);
         assertClose(values(tr.grad(f)(x) as T), fdGrad(f, x), { rtol: 1e-6 });
+        // second order: the transposed scans are themselves differentiated
+        const g = (x: T) => (lax.scan((c: T, v: T) => {
+          const n = c.mul(v).add(v.sin()).tanh();
+          return [n, n.mul(n)];
+        }, 0.3, x)[1] as T).sum();
+        const H = tr.hessian(g)(x) as T;
+        const rows = values(x).map((_, i) => fdGrad((y) => (tr.grad(g)(y) as T).slice([[i, i + 1]]).sum(), x));
+        assertClose(values(H), rows.flat(), { rtol: 1e-6, atol: 1e-9 });
         const inner = (x: T) => lax.cond(x.sum().greater(0), (a: T) => lax.scan((c: T, v: T) => [c.mul(v), null], 1, a)[0] as T, (a: T) => a.sum(), x);
         assertClose(values(tr.grad(inner)(tr.tensor([1, 2, 3])) as T), [6, 3, 2]);
       }));

@@ -62,6 +62,11 @@ export class Bytes {
     const a = new Uint8Array(new Float64Array([v]).buffer);
     return this.bytes(a);
   }
+  /** A 16-byte v128 immediate from four 32-bit lanes given as float32 or int32 bit patterns. */
+  v128(lanes: readonly number[], float: boolean): this {
+    const a = float ? new Float32Array(lanes) : new Int32Array(lanes);
+    return this.bytes(new Uint8Array(a.buffer));
+  }
   str(s: string): this {
     const e = new TextEncoder().encode(s);
     this.u32(e.length);
@@ -173,4 +178,30 @@ export const Op = {
   f64_convert_i32_s: 0xb7, f64_convert_i32_u: 0xb8, f64_promote_f32: 0xbb,
   i32_reinterpret_f32: 0xbc, f32_reinterpret_i32: 0xbe,
   prefix_fc: 0xfc, prefix_simd: 0xfd,
+} as const;
+
+/**
+ * SIMD opcodes (after the 0xFD prefix, LEB128-encoded). Relaxed-SIMD ones (≥ 0x100) are used only
+ * when the engine validates them (see `relaxedSimd` in codegen).
+ */
+export const V = {
+  load: 0x00, load32_splat: 0x09, store: 0x0b, const: 0x0c, shuffle: 0x0d,
+  i32x4_splat: 0x11, f32x4_splat: 0x13,
+  i32x4_extract_lane: 0x1b, i32x4_replace_lane: 0x1c, f32x4_extract_lane: 0x1f, f32x4_replace_lane: 0x20,
+  i32x4_eq: 0x37, i32x4_ne: 0x38, i32x4_lt_s: 0x39, i32x4_lt_u: 0x3a, i32x4_gt_s: 0x3b, i32x4_gt_u: 0x3c,
+  i32x4_le_s: 0x3d, i32x4_le_u: 0x3e, i32x4_ge_s: 0x3f, i32x4_ge_u: 0x40,
+  f32x4_eq: 0x41, f32x4_ne: 0x42, f32x4_lt: 0x43, f32x4_gt: 0x44, f32x4_le: 0x45, f32x4_ge: 0x46,
+  not: 0x4d, and: 0x4e, andnot: 0x4f, or: 0x50, xor: 0x51, bitselect: 0x52, any_true: 0x53,
+  store8_lane: 0x58, store32_lane: 0x5a, load32_zero: 0x5c,
+  i8x16_narrow_i16x8_s: 0x65, i8x16_narrow_i16x8_u: 0x66,
+  f32x4_ceil: 0x67, f32x4_floor: 0x68, f32x4_trunc: 0x69, f32x4_nearest: 0x6a,
+  i16x8_narrow_i32x4_s: 0x85, i16x8_narrow_i32x4_u: 0x86,
+  i16x8_extend_low_i8x16_s: 0x87, i16x8_extend_low_i8x16_u: 0x89,
+  i32x4_abs: 0xa0, i32x4_neg: 0xa1, i32x4_extend_low_i16x8_s: 0xa7, i32x4_extend_low_i16x8_u: 0xa9,
+  i32x4_shl: 0xab, i32x4_shr_s: 0xac, i32x4_shr_u: 0xad, i32x4_add: 0xae, i32x4_sub: 0xb1, i32x4_mul: 0xb5,
+  i32x4_min_s: 0xb6, i32x4_min_u: 0xb7, i32x4_max_s: 0xb8, i32x4_max_u: 0xb9,
+  f32x4_abs: 0xe0, f32x4_neg: 0xe1, f32x4_sqrt: 0xe3, f32x4_add: 0xe4, f32x4_sub: 0xe5, f32x4_mul: 0xe6,
+  f32x4_div: 0xe7, f32x4_min: 0xe8, f32x4_max: 0xe9,
+  i32x4_trunc_sat_f32x4_s: 0xf8, i32x4_trunc_sat_f32x4_u: 0xf9, f32x4_convert_i32x4_s: 0xfa, f32x4_convert_i32x4_u: 0xfb,
+  f32x4_relaxed_madd: 0x105,
 } as const;

@@ -1,3 +1,10 @@
+/**
+ * Control flow as higher-order primitives: cond (and switch), while, scan. Their params hold jaxprs
+ * whose closed-over values are explicit leading operands, so every transformation sees them. Reverse
+ * mode goes through `partialEval` (known outputs stay known; the staged equation recomputes the primal
+ * part in the backward pass) and `transpose` (cond: a cond of transposed branches; scan: a forward scan
+ * of the known carries, then a scan in the opposite direction over transposed steps).
+ */
 import { ShapedArray } from "../aval.js";
 import { isFloat } from "../dtype.js";
 import { TridentError, fail } from "../errors.js";
@@ -5,12 +12,13 @@ import { ClosedJaxpr, Jaxpr, Var, evalJaxpr, printJaxpr, traceToJaxpr } from "..
 import { constant } from "../execute.js";
 import { primitive, UndefPrimal, type AnyPrimitive, type Dim, type Params, type Primitive } from "../primitive.js";
 import { shapeEq } from "../shape.js";
-import { bind, bind1, fullRaise, newMain, type Trace } from "../trace.js";
+import { bind, fullRaise, newMain, type Trace } from "../trace.js";
 import { EagerTensor, type Tensor } from "../../tensor.js";
 import { PETrace, PETracer, PartialVal, backwardPass, partialEvalFlat } from "../../transforms/partial.js";
 import { jvpFlat } from "../../transforms/jvp.js";
 import { BatchTrace, BatchTracer, moveBatchAxis } from "../../transforms/vmap.js";
 import { full } from "./constants.js";
+import { gather } from "./indexing.js";
 import { add, convert, eq, max, min, ne, select } from "./elementwise.js";
 import { reduceSum } from "./reduce.js";
 import { broadcastInDim, concatenate, moveaxis, reshape } from "./structural.js";
@@ -160,25 +168,23 @@ export function checkCarry(op: string, ins: readonly ShapedArray[], outs: readon
   });
 }
 
-// ======================= eager helpers: one step's slice, stacking the outputs =======================
+// ======================= eager helpers: one step's rows, stacking the outputs =======================
 
-/** xs[i] along axis 0 with i a runtime scalar, so every step of an eager scan shares one kernel. */
-const scanSliceP: Primitive<Record<string, never>> = primitive<Record<string, never>>("scan_slice", {
-  shape([x, i]) {
-    if (x!.ndim === 0 || i!.ndim !== 0) fail("scan_slice", `needs an array of rank >= 1 and a scalar index, got ${x} and ${i}`);
-    return [sliceAval(x!)];
-  },
-  lower([x, i], ix) {
-    return [x!([i!([]), ...ix])];
-  },
-  jvp([x, i], [dx]) {
-    return [[bind1(scanSliceP, [x!, i!])], [bind1(scanSliceP, [dx!, i!])]];
-  },
-  batch([x, i], [dx, di]) {
-    if (di !== null) throw new TridentError("scan_slice: a batched step index is not supported");
-    return [[bind1(scanSliceP, [moveaxis(x!, dx!, 1), i!])], [0]];
-  },
-});
+/**
+ * Row t of every xs, read with gather and a runtime index tensor so that every step of an eager scan
+ * shares the same kernels (a static slice would compile one kernel per step).
+ */
+function stepRows(xs: readonly Tensor[], t: number): Tensor[] {
+  return xs.map((x) => {
+    const rowShape = [1, ...x.shape.slice(1)];
+    const at = constant(new Int32Array(rowShape.reduce((a, b) => a * b, 1)).fill(t), rowShape, "int32", false, (x as EagerTensor).backend);
+    const row = gather(x, at, 0);
+    at.dispose();
+    const r = reshape(row, x.shape.slice(1));
+    if (r !== row) row.dispose();
+    return r;
+  });
+}
 
 /** Stack equal-typed tensors on a new axis 0; a tree of concatenations keeps each kernel small. */
 function stackRows(rows: Tensor[], aval: ShapedArray): Tensor {
@@ -527,12 +533,10 @@ export const scanP: Primitive<ScanP> = primitive<ScanP>(
       const nY = p.jaxpr.outs.length - p.nCarry;
       const ys: Tensor[][] = Array.from({ length: nY }, () => new Array<Tensor>(p.length));
       const held = new Set<Tensor>();
-      const backend = xs[0] instanceof EagerTensor ? xs[0] : null;
       let carry = init;
       for (let k = 0; k < p.length; k++) {
         const t = p.reverse ? p.length - 1 - k : k;
-        const i = xs.length ? constant([t], [], "int32", false, backend?.backend) : null;
-        const xt = xs.map((x) => bind1(scanSliceP, [x, i!]));
+        const xt = stepRows(xs, t);
         const outs = evalJaxpr(p.jaxpr, [...consts, ...carry, ...xt]);
         const next = outs.slice(0, p.nCarry);
         outs.slice(p.nCarry).forEach((y, j) => {
@@ -540,7 +544,7 @@ export const scanP: Primitive<ScanP> = primitive<ScanP>(
           held.add(y);
         });
         const keep = (x: Tensor) => inputs.has(x) || held.has(x) || next.includes(x);
-        release(i ? [...carry, ...xt, i] : carry, keep);
+        release([...carry, ...xt], keep);
         carry = next;
       }
       const stacked = ys.map((rows, j) => stackRows(rows, p.jaxpr.outAvals[p.nCarry + j]!));

@@ -18,6 +18,7 @@ const ROTATIONS = [13, 15, 26, 6, 17, 29, 16, 24] as const;
 /** The key-schedule parity constant of Threefish (Skein), chosen so that no key word is all zeros. */
 const PARITY = 0x1bd11bda;
 const ROUNDS = 20;
+const U32 = 2 ** 32;
 
 /** Threefry-2x32 on two JS words; used to advance host-side state without tensors (the global RNG). */
 export function threefry2x32Scalar(k0: number, k1: number, x0: number, x1: number): [number, number] {
@@ -36,6 +37,25 @@ export function threefry2x32Scalar(k0: number, k1: number, x0: number, x1: numbe
     }
   }
   return [a, b];
+}
+
+/**
+ * The two key words of a JS integer seed. Seeds in [-2^31, 2^32) give [0, seed mod 2^32], exactly as
+ * `jax.random.PRNGKey` does by default; larger safe integers keep their high bits in the first word
+ * (JAX's 64-bit mode) instead of colliding after truncation.
+ */
+export function seedWords(seed: number): [number, number] {
+  if (!Number.isSafeInteger(seed)) fail("random.key", `argument seed must be a safe integer (|seed| < 2^53), got ${seed}`);
+  if (seed >= -(2 ** 31) && seed < U32) return [0, seed >>> 0];
+  const hi = Math.floor(seed / U32);
+  return [hi >>> 0, (seed - hi * U32) >>> 0];
+}
+
+/** The host-side split of two key words, matching `split(key, 2)` (used by the global RNG). */
+export function splitWords(k0: number, k1: number): [[number, number], [number, number]] {
+  // counters 0..3 form the blocks (0, 2) and (1, 3); outputs are laid out as [y0 of both, y1 of both]
+  const a = threefry2x32Scalar(k0, k1, 0, 2), b = threefry2x32Scalar(k0, k1, 1, 3);
+  return [[a[0], b[0]], [a[1], b[1]]];
 }
 
 /** The same cipher as an IR expression over uint32 words (the backends wrap uint32 arithmetic). */

@@ -1,0 +1,208 @@
+import type { DType } from "../../core/dtype.js";
+import type { Expr } from "../../ir/expr.js";
+
+/** An affine function of index variables: c + Σ t[v]·v. */
+export interface Affine {
+  c: number;
+  t: Map<number, number>;
+}
+
+const affConst = (c: number): Affine => ({ c, t: new Map() });
+function affAdd(a: Affine, b: Affine, sign = 1): Affine {
+  const t = new Map(a.t);
+  for (const [v, k] of b.t) {
+    const s = (t.get(v) ?? 0) + sign * k;
+    if (s === 0) t.delete(v);
+    else t.set(v, s);
+  }
+  return { c: a.c + sign * b.c, t };
+}
+function affScale(a: Affine, k: number): Affine {
+  if (k === 0) return affConst(0);
+  const t = new Map<number, number>();
+  for (const [v, x] of a.t) t.set(v, x * k);
+  return { c: a.c * k, t };
+}
+/** Coefficient of variable v. */
+export const coef = (a: Affine, v: number): number => a.t.get(v) ?? 0;
+
+/**
+ * An affine form that equals the expression wherever every constraint (an affine form ≥ 0) holds.
+ * Clamps `min(x, c)`/`max(x, c)` become constraints, so masked loads of padded convolutions stay affine
+ * in their valid region.
+ */
+export interface Guarded {
+  a: Affine;
+  cons: Affine[];
+}
+
+const isInt = (dt: DType) => dt === "int32";
+
+/** Affine analysis of an int32 index expression (sums of var·const + const); null for div/rem/select. */
+export function affine(e: Expr): Affine | null {
+  const g = guarded(e, false);
+  return g ? g.a : null;
+}
+
+/** Like `affine`, but min/max clamps against constants are accepted and recorded as constraints. */
+export function guarded(e: Expr, clamps = true): Guarded | null {
+  const memo = new Map<Expr, Guarded | null>();
+  const go = (e: Expr): Guarded | null => {
+    const hit = memo.get(e);
+    if (hit !== undefined) return hit;
+    const r = step(e);
+    memo.set(e, r);
+    return r;
+  };
+  const step = (e: Expr): Guarded | null => {
+    if (!isInt(e.dt)) return null;
+    switch (e.k) {
+      case "const": return { a: affConst(e.v), cons: [] };
+      case "idx": return { a: { c: 0, t: new Map([[e.id, 1]]) }, cons: [] };
+      case "un":
+        if (e.op !== "neg") return null;
+        { const x = go(e.x); return x && { a: affScale(x.a, -1), cons: x.cons }; }
+      case "bin": {
+        if (e.op === "add" || e.op === "sub") {
+          const x = go(e.x), y = go(e.y);
+          return x && y && { a: affAdd(x.a, y.a, e.op === "add" ? 1 : -1), cons: [...x.cons, ...y.cons] };
+        }
+        if (e.op === "mul") {
+          const x = go(e.x), y = go(e.y);
+          if (!x || !y) return null;
+          if (y.a.t.size === 0 && y.cons.length === 0) return { a: affScale(x.a, y.a.c), cons: x.cons };
+          if (x.a.t.size === 0 && x.cons.length === 0) return { a: affScale(y.a, x.a.c), cons: y.cons };
+          return null;
+        }
+        if (clamps && (e.op === "min" || e.op === "max")) {
+          // min(x, c) = x where c − x ≥ 0; max(x, c) = x where x − c ≥ 0
+          const [x, k] = e.y.k === "const" ? [go(e.x), e.y.v] : e.x.k === "const" ? [go(e.y), e.x.v] : [null, 0];
+          if (!x) return null;
+          const con = e.op === "min" ? affAdd(affConst(k), x.a, -1) : affAdd(x.a, affConst(k), -1);
+          return { a: x.a, cons: [...x.cons, con] };
+        }
+        return null;
+      }
+      default:
+        return null;
+    }
+  };
+  return go(e);
+}
+
+/**
+ * A boolean condition as a conjunction of affine constraints (each ≥ 0), or null when it is not one
+ * (rem tests of dilated convolutions, comparisons of loaded values).
+ */
+export function conjunction(e: Expr): Affine[] | null {
+  if (e.k === "const") return e.v ? [] : null;
+  if (e.k !== "bin") return null;
+  if (e.op === "and") {
+    const x = conjunction(e.x), y = conjunction(e.y);
+    return x && y && [...x, ...y];
+  }
+  if (!isInt(e.x.dt) || !isInt(e.y.dt)) return null;
+  const x = guarded(e.x, false), y = guarded(e.y, false);
+  if (!x || !y) return null;
+  const d = affAdd(x.a, y.a, -1); // x − y
+  switch (e.op) {
+    case "ge": return [d];
+    case "gt": return [affAdd(d, affConst(1), -1)];
+    case "le": return [affScale(d, -1)];
+    case "lt": return [affAdd(affScale(d, -1), affConst(1), -1)];
+    default: return null;
+  }
+}
+
+/** Index variables each node depends on (a reduction's own variables excluded), memoised by node. */
+export class Deps {
+  private memo = new Map<Expr, Set<number>>();
+  of(e: Expr): Set<number> {
+    const hit = this.memo.get(e);
+    if (hit) return hit;
+    let s: Set<number>;
+    switch (e.k) {
+      case "const": s = new Set(); break;
+      case "idx": s = new Set([e.id]); break;
+      case "load": s = this.of(e.at); break;
+      case "un": case "cast": case "bitcast": s = this.of(e.x); break;
+      case "bin": s = union(this.of(e.x), this.of(e.y)); break;
+      case "sel": s = union(this.of(e.c), union(this.of(e.x), this.of(e.y))); break;
+      case "reduce": {
+        s = new Set(this.of(e.body));
+        for (const v of e.vars) s.delete(v);
+        break;
+      }
+    }
+    this.memo.set(e, s);
+    return s;
+  }
+  /** Whether e depends on any variable in vs. */
+  touches(e: Expr, vs: ReadonlySet<number>): boolean {
+    for (const v of this.of(e)) if (vs.has(v)) return true;
+    return false;
+  }
+}
+function union(a: Set<number>, b: Set<number>): Set<number> {
+  if (b.size === 0) return a;
+  if (a.size === 0) return b;
+  const s = new Set(a);
+  for (const v of b) s.add(v);
+  return s;
+}
+
+/** Visit every node of a DAG once (children before parents is not guaranteed). */
+export function walk(roots: readonly Expr[], visit: (e: Expr) => void): void {
+  const seen = new Set<Expr>();
+  const go = (e: Expr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    visit(e);
+    switch (e.k) {
+      case "load": go(e.at); break;
+      case "un": case "cast": case "bitcast": go(e.x); break;
+      case "bin": go(e.x); go(e.y); break;
+      case "sel": go(e.c); go(e.x); go(e.y); break;
+      case "reduce": go(e.body); break;
+    }
+  };
+  roots.forEach(go);
+}
+
+/** Reductions that are not nested inside another reduction. */
+export function topReduces(roots: readonly Expr[]): Extract<Expr, { k: "reduce" }>[] {
+  const out: Extract<Expr, { k: "reduce" }>[] = [];
+  const seen = new Set<Expr>();
+  const go = (e: Expr): void => {
+    if (seen.has(e)) return;
+    seen.add(e);
+    switch (e.k) {
+      case "reduce": out.push(e); return;
+      case "load": go(e.at); break;
+      case "un": case "cast": case "bitcast": go(e.x); break;
+      case "bin": go(e.x); go(e.y); break;
+      case "sel": go(e.c); go(e.x); go(e.y); break;
+    }
+  };
+  roots.forEach(go);
+  return out;
+}
+
+/** Number of references to each node from its parents (how often the tree form would evaluate it). */
+export function refCounts(roots: readonly Expr[]): Map<Expr, number> {
+  const counts = new Map<Expr, number>();
+  const go = (e: Expr): void => {
+    const n = (counts.get(e) ?? 0) + 1;
+    counts.set(e, n);
+    if (n > 1) return;
+    switch (e.k) {
+      case "load": go(e.at); break;
+      case "un": case "cast": case "bitcast": go(e.x); break;
+      case "bin": go(e.x); go(e.y); break;
+      case "sel": go(e.c); go(e.x); go(e.y); break;
+      case "reduce": go(e.body); break;
+    }
+  };
+  roots.forEach(go);
+  return counts;
+}
