@@ -274,7 +274,10 @@ export function fuse(g: Graph): Fusion {
   for (let i = g.nodes.length - 1; i >= 0; i--) {
     if (!live[i]) continue;
     const n = g.nodes[i]!;
-    if (!n.lower) continue;
+    if (!n.lower) {
+      n.outputs.forEach((v) => materialized.add(v));
+      continue;
+    }
     const inf = info.get(i)!;
     const outs = n.outputs.filter((v) => used.has(v));
     const forced = outs.some((v) => isOutput.has(v) || liveConsumers(v).some((k) => !g.nodes[k]!.lower));

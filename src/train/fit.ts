@@ -353,7 +353,7 @@ class Evaluator {
         });
         const state = { ...Object.fromEntries(this.model.namedParameters()), ...Object.fromEntries(this.model.namedBuffers()) };
         try {
-          [pred, lossStats, stats] = this.fn(state, x, y) as [unknown, Tensor[], Tensor[][]];
+          [pred, lossStats, stats] = noGrad(() => this.fn!(state, x, y)) as [unknown, Tensor[], Tensor[][]];
         } catch (e) {
           jitError("evaluate", e);
         }
@@ -679,7 +679,9 @@ class JitStep implements TrainStep {
       const lrs = this.groups.map((g, gi) => this.lrTensor(g, optimizer.paramGroups[gi]!.lr));
       let out: [Tensor[][], Record<string, unknown>[], Record<string, Tensor>, Tensor[], Tensor[][]];
       try {
-        out = this.fn!(this.groups.map((g) => g.params), this.frozen, Object.fromEntries(this.buffers), old, lrs, baseKey, toTensor(step, "int32"), x, y) as typeof out;
+        // the parameters require grad: without noGrad the eager tape would record the call and hold its residuals
+        const args = [this.groups.map((g) => g.params), this.frozen, Object.fromEntries(this.buffers), old, lrs, baseKey, toTensor(step, "int32"), x, y] as const;
+        out = noGrad(() => this.fn!(...args)) as typeof out;
       } catch (e) {
         jitError("fit", e);
       }

@@ -161,7 +161,7 @@ for (const backend of BACKENDS) {
     });
 
     describe("pytrees", () => {
-      const params = () => ({ w: f64([[0.5, -1], [2, 0.25]]), b: [f64([0.1, -0.2]), f64(0.3)] });
+      const params = () => ({ w: f64([[0.5, -1], [2, 0.25]]), b: [f64([0.1, -0.2]), f64(0.3)] as [T, T] });
       const loss = (p: { w: T; b: [T, T] }, x: T) => {
         const h = tr.add(mm(x, p.w), p.b[0]);
         return tr.add(tr.sum(tr.tanh(h)), tr.mul(p.b[1], p.b[1]));
