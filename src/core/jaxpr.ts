@@ -2,7 +2,7 @@ import { EagerTensor, Tensor } from "../tensor.js";
 import { keep, trackCreated } from "../memory.js";
 import { ShapedArray } from "./aval.js";
 import type { AnyPrimitive, Params } from "./primitive.js";
-import { MainTrace, Trace, Tracer, bind, fullRaise, newDynamic, newMain } from "./trace.js";
+import { MainTrace, Trace, Tracer, bind, fullRaise, isTracing, newDynamic, newMain } from "./trace.js";
 
 /** A variable of a jaxpr: one value, named at print time. */
 export class Var {
@@ -113,9 +113,12 @@ export function evalJaxpr(j: Jaxpr, args: readonly Tensor[]): Tensor[] {
   for (const v of j.inBinders) lastUse.set(v, Infinity);
   const owned = new Map<Tensor, number>();
   const protectedVals = new Set<Tensor>(args);
+  // under a transformation, concrete intermediates may be captured (e.g. as residuals): never free them then
+  const eager = !isTracing();
   const release = (v: Var) => {
     const t = env.get(v)!;
     env.delete(v);
+    if (!eager) return;
     const n = (owned.get(t) ?? 0) - 1;
     owned.set(t, n);
     if (n <= 0 && !protectedVals.has(t) && t instanceof EagerTensor && !t.tracked) t.dispose();

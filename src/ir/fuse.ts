@@ -383,7 +383,7 @@ export function fuse(g: Graph): Fusion {
     for (const v of n.outputs) {
       if (!materialized.has(v) || !used.has(v)) continue;
       const { nodes, bufs } = reach(v);
-      const contraction = info.get(i)!.contraction;
+      const contraction = [...nodes].some((x) => info.get(x)!.contraction);
       const shape = g.values[v]!.shape;
       let target: Group | undefined;
       if (!contraction) {

@@ -111,7 +111,9 @@ abstract class BatchNormBase extends Module {
       const rm = this.runningMean!, rv = this.runningVar!;
       // momentum null: the cumulative average, whose weight for the k-th batch is 1/k
       const f: Tensor | number = this.momentum === null ? div(1, astype(count, rm.dtype)) : this.momentum;
-      const blend = (old: Tensor, now: Tensor) => add(mul(old, sub(1, f)), mul(astype(now, old.dtype), f));
+      // 1 − f in JS when f is a number: two JS numbers would otherwise meet as a float32 tensor
+      const keep = typeof f === "number" ? 1 - f : sub(1, f);
+      const blend = (old: Tensor, now: Tensor) => add(mul(old, keep), mul(astype(now, old.dtype), f));
       return {
         runningMean: blend(rm, batchMean),
         runningVar: blend(rv, mul(batchVar, n / (n - 1))),

@@ -105,6 +105,10 @@ export class TVal {
     if (!this._t) this._t = materialise(this);
     return this._t;
   }
+  /** Whether a Trident tensor exists yet (host-only values have none until an op needs one). */
+  get materialised(): boolean {
+    return this._t !== undefined;
+  }
   get rank(): number {
     return this.shape.length;
   }
@@ -212,12 +216,19 @@ export function tensorFromProto(tp: OnnxTensorProto, external?: ExternalReader):
   return new TVal(elem, tp.dims, undefined, host, tp.name);
 }
 
+/** A copy in a fresh buffer (Node's Buffer.slice would share memory). */
+function copyBytes(b: Uint8Array): Uint8Array {
+  const c = new Uint8Array(b.length);
+  c.set(b);
+  return c;
+}
+
 function fromRaw(elem: number, raw: Uint8Array, n: number, what: string): ArrayLike<number> {
   const bytes = BYTES[elem]!;
   if (raw.length !== n * bytes) fail("onnx.load", `${what}: raw_data has ${raw.length} bytes but ${n} ${dataTypeName(elem)} values need ${n * bytes}`);
   const aligned = raw.byteOffset % bytes === 0;
   const view = <T>(C: { new (b: ArrayBufferLike, o: number, l: number): T; new (b: ArrayBufferLike): T }): T =>
-    aligned ? new C(raw.buffer, raw.byteOffset, n) : new C(raw.slice().buffer);
+    aligned ? new C(raw.buffer, raw.byteOffset, n) : new C(copyBytes(raw).buffer);
   switch (elem) {
     case DataType.FLOAT: return view(Float32Array);
     case DataType.DOUBLE: return view(Float64Array);
@@ -276,14 +287,23 @@ export interface NativeTensor {
 }
 export type NativeValue = NativeTensor | NativeValue[] | null;
 
+/** JS number → bigint, saturating (INT64_MAX is not exactly representable as a double). */
+function toBig(x: number, lo: bigint, hi: bigint): bigint {
+  if (Number.isNaN(x)) return 0n;
+  if (x === Infinity) return hi;
+  if (x === -Infinity) return lo;
+  const b = BigInt(Math.trunc(x));
+  return b < lo ? lo : b > hi ? hi : b;
+}
+
 /** Read a tensor value back with its ONNX type (needs a concrete value). */
 export function toNative(v: TVal): NativeTensor {
   const src: ArrayLike<number> = v.host ?? v.values("onnx", "an output");
   const dtype = dataTypeName(v.elem);
   const shape = [...v.shape];
   switch (v.elem) {
-    case DataType.INT64: return { dtype, shape, data: BigInt64Array.from(src, (x) => BigInt(Math.trunc(x))) };
-    case DataType.UINT64: return { dtype, shape, data: BigUint64Array.from(src, (x) => BigInt(Math.trunc(x))) };
+    case DataType.INT64: return { dtype, shape, data: BigInt64Array.from(src, (x) => toBig(x, -(2n ** 63n), 2n ** 63n - 1n)) };
+    case DataType.UINT64: return { dtype, shape, data: BigUint64Array.from(src, (x) => toBig(x, 0n, 2n ** 64n - 1n)) };
     case DataType.INT16: return { dtype, shape, data: Int16Array.from(src) };
     case DataType.UINT16: return { dtype, shape, data: Uint16Array.from(src) };
     case DataType.FLOAT: return { dtype, shape, data: src instanceof Float32Array ? src : Float32Array.from(src) };

@@ -1,5 +1,6 @@
 // The fixture op table: each fixture op name (snake_case, PyTorch/NumPy semantics, see the fixtures'
-// README) mapped onto Trident's public API, with the fixture's snake_case params translated.
+// README) mapped onto Trident's public API, with the fixture's snake_case params translated. The fixture
+// stores one output per case: topk's values (sorted descending), not its indices.
 import * as tr from "../index.js";
 import { TridentError } from "../core/errors.js";
 import type { JsonValue } from "./index.js";
@@ -68,20 +69,12 @@ function slices(p: Params): tr.SliceSpec[] {
   });
 }
 
-/** Ops other helpers are adding are looked up by name, so this table works while the surface grows. */
-function call(name: string, ...a: unknown[]): unknown {
-  const f = (tr as unknown as Record<string, unknown>)[name];
-  if (typeof f !== "function") throw new TridentError(`runCase: trident has no public function "${name}" yet`);
-  return (f as (...x: unknown[]) => unknown)(...a);
-}
-
 const unary = (f: (x: tr.Tensor) => unknown): OpEntry => (a) => f(t(a, 0));
-const unaryByName = (name: string): OpEntry => (a) => call(name, t(a, 0));
 const binary = (f: (x: tr.Tensor, y: tr.Tensor) => unknown): OpEntry => (a) => f(t(a, 0), t(a, 1));
 const reduce = (f: (x: tr.Tensor, o: tr.ReduceOpts) => unknown): OpEntry => (a, p) => f(t(a, 0), { axis: axisP(p), keepdims: bool(p, "keepdims", false) });
 const moments = (f: (x: tr.Tensor, o: tr.ReduceOpts & { ddof?: number }) => unknown): OpEntry => (a, p) =>
   f(t(a, 0), { axis: axisP(p), keepdims: bool(p, "keepdims", false), ddof: num(p, "ddof", 0) });
-const withAxis = (name: string): OpEntry => (a, p) => call(name, t(a, 0), { axis: num(p, "axis", -1) });
+const withAxis = (f: (x: tr.Tensor, o: { axis: number }) => unknown): OpEntry => (a, p) => f(t(a, 0), { axis: num(p, "axis", -1) });
 function convOpts(p: Params) {
   const layout = p["layout"];
   if (layout !== undefined && layout !== "NCHW" && layout !== "NCW") bad("param layout", "channels-first (NCW/NCHW)", layout);
@@ -92,9 +85,17 @@ function convOpts(p: Params) {
   groups: num(p, "groups", 1),
   };
 }
-const conv = (name: string): OpEntry => (a, p) => call(name, t(a, 0), t(a, 1), a.length > 2 ? t(a, 2) : null, convOpts(p));
-const pool = (name: string): OpEntry => (a, p) => call(name, t(a, 0), { kernelSize: ints(p, "kernel"), stride: ints(p, "stride"), padding: pairs(p, "padding") });
-const reduction = (p: Params) => str(p, "reduction", "mean");
+const conv = (f: typeof tr.conv2d): OpEntry => (a, p) => f(t(a, 0), t(a, 1), a.length > 2 ? t(a, 2) : null, convOpts(p));
+const pool = (f: typeof tr.maxPool2d): OpEntry => (a, p) => f(t(a, 0), { kernelSize: ints(p, "kernel"), stride: ints(p, "stride"), padding: pairs(p, "padding") });
+/** PyTorch's transposed-conv padding is symmetric: one number per axis. */
+function symmetric(p: Params, k: string): number[] {
+  return pairs(p, k).map(([lo, hi]) => (lo === hi ? lo : bad(`param ${k}`, "symmetric [p, p] pairs for a transposed convolution", [lo, hi])));
+}
+function reduction(p: Params): tr.Reduction {
+  const r = str(p, "reduction", "mean");
+  if (r !== "mean" && r !== "sum" && r !== "none") bad("param reduction", '"mean", "sum" or "none"', r);
+  return r;
+}
 
 export const OPS: Record<string, OpEntry> = {
   // elementwise unary
@@ -106,14 +107,14 @@ export const OPS: Record<string, OpEntry> = {
   ceil: unary(tr.ceil),
   clip: (a, p) => tr.clip(t(a, 0), num(p, "min"), num(p, "max")),
   // activations (nn)
-  relu: unaryByName("relu"),
-  gelu: (a) => call("gelu", t(a, 0), { approximate: "none" }),
-  gelu_tanh: (a) => call("gelu", t(a, 0), { approximate: "tanh" }),
-  silu: unaryByName("silu"),
-  softplus: unaryByName("softplus"),
-  elu: unaryByName("elu"),
-  leaky_relu: (a, p) => call("leakyRelu", t(a, 0), num(p, "negative_slope", 0.01)),
-  log_sigmoid: unaryByName("logSigmoid"),
+  relu: unary(tr.relu),
+  gelu: (a) => tr.gelu(t(a, 0), { approximate: "none" }),
+  gelu_tanh: (a) => tr.gelu(t(a, 0), { approximate: "tanh" }),
+  silu: unary(tr.silu),
+  softplus: unary(tr.softplus),
+  elu: unary(tr.elu),
+  leaky_relu: (a, p) => tr.leakyRelu(t(a, 0), num(p, "negative_slope", 0.01)),
+  log_sigmoid: unary(tr.logSigmoid),
   // elementwise binary / ternary
   add: binary(tr.add), sub: binary(tr.sub), mul: binary(tr.mul), div: binary(tr.div), maximum: binary(tr.maximum),
   minimum: binary(tr.minimum), atan2: binary(tr.atan2), pow: binary(tr.pow), equal: binary(tr.equal),
@@ -127,12 +128,12 @@ export const OPS: Record<string, OpEntry> = {
   argmax: (a, p) => tr.argmax(t(a, 0), { axis: num(p, "axis") }),
   argmin: (a, p) => tr.argmin(t(a, 0), { axis: num(p, "axis") }),
   cumsum: (a, p) => tr.cumsum(t(a, 0), { axis: num(p, "axis") }),
-  softmax: withAxis("softmax"),
-  log_softmax: withAxis("logSoftmax"),
+  softmax: withAxis(tr.softmax),
+  log_softmax: withAxis(tr.logSoftmax),
   // linear algebra
-  matmul: (a) => call("matmul", t(a, 0), t(a, 1)),
-  einsum: (a, p) => call("einsum", str(p, "equation"), ...tensors(a)),
-  attention: (a, p) => call("attention", t(a, 0), t(a, 1), t(a, 2), { causal: bool(p, "causal", false) }),
+  matmul: binary(tr.matmul),
+  einsum: (a, p) => tr.einsum(str(p, "equation"), ...tensors(a)),
+  attention: (a, p) => tr.attention(t(a, 0), t(a, 1), t(a, 2), { causal: bool(p, "causal", false) }),
   // shape
   reshape: (a, p) => tr.reshape(t(a, 0), ints(p, "shape")),
   transpose: (a, p) => tr.transpose(t(a, 0), p["axes"] === undefined || p["axes"] === null ? undefined : ints(p, "axes")),
@@ -154,33 +155,32 @@ export const OPS: Record<string, OpEntry> = {
   tril: (a, p) => tr.tril(t(a, 0), num(p, "k", 0)),
   triu: (a, p) => tr.triu(t(a, 0), num(p, "k", 0)),
   // indexing
-  take: (a, p) => call("take", t(a, 0), t(a, 1), { axis: p["axis"] === null ? null : num(p, "axis", 0) }),
-  take_along_axis: (a, p) => call("takeAlongAxis", t(a, 0), t(a, 1), num(p, "axis")),
-  scatter_add: (a, p) => call("scatterAdd", t(a, 0), t(a, 1), t(a, 2), num(p, "axis")),
-  one_hot: (a, p) => call("oneHot", t(a, 0), num(p, "num_classes")),
-  embedding: (a) => call("embedding", t(a, 0), t(a, 1)),
-  sort: (a, p) => call("sort", t(a, 0), { axis: num(p, "axis", -1), descending: bool(p, "descending", false) }),
-  argsort: (a, p) => call("argsort", t(a, 0), { axis: num(p, "axis", -1) }),
+  take: (a, p) => tr.take(t(a, 0), t(a, 1), { axis: p["axis"] === null ? null : num(p, "axis", 0) }),
+  take_along_axis: (a, p) => tr.takeAlongAxis(t(a, 0), t(a, 1), num(p, "axis")),
+  scatter_add: (a, p) => tr.scatterAdd(t(a, 0), t(a, 1), t(a, 2), num(p, "axis")),
+  one_hot: (a, p) => tr.oneHot(t(a, 0), num(p, "num_classes")),
+  embedding: binary(tr.embedding),
+  sort: (a, p) => tr.sort(t(a, 0), { axis: num(p, "axis", -1), descending: bool(p, "descending", false) }),
+  argsort: (a, p) => tr.argsort(t(a, 0), { axis: num(p, "axis", -1), descending: bool(p, "descending", false) }),
   // the fixture stores topk's values only (sorted descending)
-  topk: (a, p) => {
-    const r = call("topk", t(a, 0), num(p, "k"), { axis: num(p, "axis", -1) });
-    if (!Array.isArray(r) || !(r[0] instanceof tr.Tensor)) bad("topk's result", "[values, indices]", typeof r);
-    return r[0];
-  },
+  topk: (a, p) => tr.topk(t(a, 0), num(p, "k"), { axis: num(p, "axis", -1) })[0],
   // convolution and pooling (NCHW)
-  conv1d: conv("conv1d"),
-  conv2d: conv("conv2d"),
+  conv1d: conv(tr.conv1d),
+  conv2d: conv(tr.conv2d),
   conv_transpose2d: (a, p) =>
-    call("convTranspose2d", t(a, 0), t(a, 1), a.length > 2 ? t(a, 2) : null, {
-      ...convOpts(p),
+    tr.convTranspose2d(t(a, 0), t(a, 1), a.length > 2 ? t(a, 2) : null, {
+      stride: ints(p, "stride"),
+      padding: symmetric(p, "padding"),
       outputPadding: p["output_padding"] === undefined ? undefined : ints(p, "output_padding"),
+      dilation: p["dilation"] === undefined ? undefined : ints(p, "dilation"),
+      groups: num(p, "groups", 1),
     }),
-  max_pool2d: pool("maxPool2d"),
-  avg_pool2d: pool("avgPool2d"),
+  max_pool2d: pool(tr.maxPool2d),
+  avg_pool2d: pool(tr.avgPool2d),
   // normalisation and losses
-  layer_norm: (a, p) => call("layerNorm", t(a, 0), t(a, 1), t(a, 2), { axis: num(p, "axis", -1), eps: num(p, "eps", 1e-5) }),
-  batch_norm_train: (a, p) => call("batchNormTrain", t(a, 0), t(a, 1), t(a, 2), { axis: num(p, "axis", 1), eps: num(p, "eps", 1e-5) }),
-  cross_entropy: (a, p) => call("crossEntropy", t(a, 0), t(a, 1), { reduction: reduction(p), labelSmoothing: num(p, "label_smoothing", 0) }),
-  mse_loss: (a, p) => call("mseLoss", t(a, 0), t(a, 1), { reduction: reduction(p) }),
-  binary_cross_entropy_with_logits: (a, p) => call("binaryCrossEntropyWithLogits", t(a, 0), t(a, 1), { reduction: reduction(p) }),
+  layer_norm: (a, p) => tr.layerNorm(t(a, 0), t(a, 1), t(a, 2), { axis: intOrInts(p, "axis"), eps: num(p, "eps", 1e-5) }),
+  batch_norm_train: (a, p) => tr.batchNormTrain(t(a, 0), t(a, 1), t(a, 2), { axis: num(p, "axis", 1), eps: num(p, "eps", 1e-5) }),
+  cross_entropy: (a, p) => tr.crossEntropy(t(a, 0), t(a, 1), { reduction: reduction(p), labelSmoothing: num(p, "label_smoothing", 0) }),
+  mse_loss: (a, p) => tr.mseLoss(t(a, 0), t(a, 1), { reduction: reduction(p) }),
+  binary_cross_entropy_with_logits: (a, p) => tr.binaryCrossEntropyWithLogits(t(a, 0), t(a, 1), { reduction: reduction(p) }),
 };

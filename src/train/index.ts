@@ -9,7 +9,7 @@
  */
 export {
   fit, evaluate, predict, getLoss,
-  type FitOptions, type EvaluateOptions, type FitData, type LossFn, type LossName, type LossSpec, type OptimizerName, type OptimizerSpec,
+  type FitOptions, type EvaluateOptions, type FitData, type LossFn, type LossName, type LossSpec, type OptimizerName, type OptimizerSpec, type OptimizerConfig,
 } from "./fit.js";
 export {
   Metric, Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKAccuracy, Precision, Recall, F1Score,

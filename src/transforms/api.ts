@@ -94,22 +94,26 @@ export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
     const argnums = normArgnums(opts.argnums, args.length, "grad");
     const { primals, def, rebuild } = diffSplit(args, argnums);
     for (const p of primals) if (!isFloat(p.dtype)) fail("grad", `differentiated inputs must be floating point, got ${p.dtype}; pass integer arguments outside argnums`);
-    let aux: unknown;
+    // aux tensors leave the differentiated trace as extra outputs (with no cotangent), so they come back as values, not tracers
+    const auxBox: { def?: TreeDef; leaves: unknown[]; tensorAt: number[] } = { leaves: [], tensorAt: [] };
     const fFlat = (...xs: Tensor[]) => {
       let r = f(...rebuild(xs));
       if (opts.hasAux) {
         if (!Array.isArray(r) || r.length !== 2) fail("grad", "with hasAux the function must return [output, aux]");
-        aux = r[1];
+        [auxBox.leaves, auxBox.def] = treeFlatten(r[1]);
+        auxBox.tensorAt = auxBox.leaves.flatMap((l, i) => (l instanceof Tensor ? [i] : []));
         r = r[0];
       }
       const y = asTensor(r, "output");
       if (y.size !== 1 || y.ndim !== 0) fail("grad", `the function must return a scalar (shape []), got shape [${y.shape}]; use vjp or jacrev for non-scalar outputs`);
       if (!isFloat(y.dtype)) fail("grad", `the function must return a float, got ${y.dtype}`);
-      return [y];
+      return [y, ...auxBox.tensorAt.map((i) => auxBox.leaves[i] as Tensor)];
     };
     const { primalsOut, fVjp } = vjpFlat(fFlat, primals);
     const y = primalsOut[0]!;
-    const cts = fVjp([full([], 1, y.dtype)]);
+    auxBox.tensorAt.forEach((i, k) => (auxBox.leaves[i] = primalsOut[1 + k]));
+    const aux = auxBox.def ? treeUnflatten(auxBox.def, auxBox.leaves) : undefined;
+    const cts = fVjp([full([], 1, y.dtype), ...auxBox.tensorAt.map(() => null)]);
     const grads = treeUnflatten<unknown[]>(def, cts.map((c, i) => c ?? zerosLike(primals[i]!)));
     const g = typeof opts.argnums === "object" ? grads : grads[0];
     return [opts.hasAux ? [y, aux] : y, g];
@@ -170,8 +174,9 @@ export function vmap<F extends Fn>(f: F, opts: VmapOptions = {}): (...args: Para
     const leaves: Tensor[] = [];
     args.forEach((a, i) => {
       const ax = perArg[i];
-      const [ls, d] = treeFlatten(a);
-      const [axLeaves] = typeof ax === "number" || ax === null || ax === undefined ? [ls.map(() => ax ?? null)] : [treeUnflattenPrefix(ax, d, ls.length)];
+      const [ls] = treeFlatten(a);
+      const axLeaves = prefixAxes(ax ?? null, a, `inAxes[${i}]`);
+      if (axLeaves.length !== ls.length) fail("vmap", `inAxes[${i}] does not match the structure of argument ${i}`);
       ls.forEach((l, k) => {
         const t = asTensor(l, `argument ${i}`);
         let dim = axLeaves[k] as Dim;
@@ -193,10 +198,21 @@ export function vmap<F extends Fn>(f: F, opts: VmapOptions = {}): (...args: Para
   }) as (...args: Parameters<F>) => ReturnType<F>;
 }
 
-function treeUnflattenPrefix(ax: unknown, _def: TreeDef, n: number): Dim[] {
-  const [ls] = treeFlatten(ax);
-  if (ls.length !== n) fail("vmap", `inAxes entry has ${ls.length} leaves but its argument has ${n}`);
-  return ls as Dim[];
+/** Expand an inAxes prefix tree (numbers and nulls at any level) to one axis per leaf of `arg`. */
+function prefixAxes(ax: unknown, arg: unknown, where: string): Dim[] {
+  if (ax === null || typeof ax === "number") return treeFlatten(arg)[0].map(() => ax as Dim);
+  if (Array.isArray(ax)) {
+    if (!Array.isArray(arg) || arg.length !== ax.length) fail("vmap", `${where} is an array of ${ax.length} but the argument is not an array of that length`);
+    return ax.flatMap((a, i) => prefixAxes(a, arg[i], `${where}[${i}]`));
+  }
+  if (ax && typeof ax === "object") {
+    if (!arg || typeof arg !== "object" || Array.isArray(arg)) fail("vmap", `${where} is an object but the argument is not`);
+    const keys = Object.keys(arg as object).sort();
+    const axo = ax as Record<string, unknown>;
+    for (const k of Object.keys(axo)) if (!keys.includes(k)) fail("vmap", `${where} has key "${k}" that the argument lacks`);
+    return keys.flatMap((k) => prefixAxes(axo[k] ?? null, (arg as Record<string, unknown>)[k], `${where}.${k}`));
+  }
+  return fail("vmap", `${where} must be a number, null, or a tree of them`);
 }
 
 /** Jacobian by forward mode (one jvp per input element, batched with vmap). */

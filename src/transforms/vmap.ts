@@ -44,6 +44,10 @@ export function moveBatchAxis(axisSize: number, src: Dim, dst: number | null, x:
     if (src !== null) fail("vmap", "outAxes is null for an output that depends on the mapped axis");
     return x;
   }
+  // a negative outAxis counts from the end of the result, which has the mapped axis in it
+  const rank = src === null ? x.ndim + 1 : x.ndim;
+  if (dst < -rank || dst >= rank) fail("vmap", `outAxes ${dst} is out of range for an output of rank ${rank}`);
+  if (dst < 0) dst += rank;
   if (src === null) {
     const shape = [...x.shape];
     shape.splice(dst, 0, axisSize);

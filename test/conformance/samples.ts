@@ -315,18 +315,15 @@ export const SAMPLES: Record<string, Sample[]> = {
     },
     { label: "fori with number bounds", args: normal([3]), fn: (x) => tr.lax.fori(0, 3, (_i: T, c: T) => tr.mul(tr.cos(c), x), x) as T },
   ],
-  scan_slice: [
-    // the step index is a runtime scalar that vmap never batches (a scan's step counter)
-    { args: (r) => [r.normal([4, 3]), r.ints([], 0, 4)], fn: (x, i) => bindPrim("scan_slice", [x, i])[0]!, unbatched: [1] },
-  ],
 
   // ---------------- user-defined derivatives ----------------
-  custom_vjp_call: [{ args: normal([3], [3]), fn: (x, y) => sinMul(x, y), modes: "reverse" }],
-  custom_lin: [{ args: normal([3], [3]), fn: (x, y) => sinMul(x, y), modes: "reverse", appearsIn: "linearize" }],
-  custom_jvp_call: [
-    { args: normal([3]), fn: (x) => expMul(x) },
-    { label: "checkpoint inside", args: normal([2, 3]), fn: (x) => expMul(tr.checkpoint((a: T) => tr.tanh(a))(x)), modes: "reverse" },
+  custom_vjp_call: [
+    { args: normal([3], [3]), fn: (x, y) => sinMul(x, y), modes: "reverse" },
+    // checkpoint is a custom_vjp_call today, so it is reverse-mode only; make this "both" if it gains a jvp
+    { label: "checkpoint", args: normal([2, 3]), fn: (x) => tr.checkpoint((a: T) => tr.tanh(tr.mul(a, a)))(x), modes: "reverse" },
   ],
+  custom_lin: [{ args: normal([3], [3]), fn: (x, y) => sinMul(x, y), modes: "reverse", appearsIn: "linearize" }],
+  custom_jvp_call: [{ args: normal([3]), fn: (x) => expMul(x) }],
 };
 
 /** sin(x)·y with a hand-written reverse rule (custom_vjp_call, custom_lin). */

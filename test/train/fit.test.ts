@@ -191,6 +191,9 @@ for (const backend of BACKENDS) {
         // batches from an iterable: [x, y] pairs and x alone
         const p2 = await predict(model, [{ x: X }, [X, Y]]);
         assert.deepEqual(p2.shape, [20, 1]);
+        // for predict, an array of two tensors is two batches
+        const p3 = await predict(model, [X, X]);
+        assertClose(values(p3), [...expected, ...expected], { rtol: 1e-5, atol: 1e-6 });
       }));
 
     test("a module with buffers and dropout: jit (functionalCallWithState) matches eager", () =>

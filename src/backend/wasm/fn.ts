@@ -65,6 +65,10 @@ export class Fn {
     this.code.bytes(bs);
     return this;
   }
+  u32(v: number): this {
+    this.code.u32(v);
+    return this;
+  }
   i32(v: number): this {
     this.code.byte(Op.i32_const).s32(v);
     return this;

@@ -1,22 +1,32 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, storageArray, type DType, type TypedArray } from "../../core/dtype.js";
+import { TridentError } from "../../core/errors.js";
 import { kernelKey, type Kernel, type RoutineCall } from "../../ir/expr.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
 import { erf, erfinv } from "../ref/math.js";
 import { sortRoutine } from "../ref/routines.js";
-import { compileKernelModule, elemBytes } from "./codegen.js";
+import { compileKernelModule, elemBytes, type CompiledKernel } from "./codegen.js";
 import { Heap } from "./heap.js";
+import { Pool, WORKER_IMPORTS, defaultThreads, threadsPossible } from "./pool.js";
+import { relaxedSimd } from "./probe.js";
 
 class WasmBuffer implements DeviceBuffer {
   constructor(readonly dtype: DType, readonly size: number, public ptr: number, readonly cls: number) {}
 }
 
 type RunFn = (...args: number[]) => void;
-class WasmExecutable implements Executable {
-  constructor(readonly kernel: Kernel, readonly run: RunFn) {}
+
+/** A compiled kernel: its module (sent to worker threads on first parallel use) and this thread's instance. */
+export class WasmExecutable implements Executable {
+  /** Argument buffer reused by every dispatch: pointers, start, end, scratch. */
+  readonly args: number[];
+  readonly workerSafe: boolean;
+  constructor(readonly kernel: Kernel, readonly id: number, readonly module: WebAssembly.Module, readonly run: RunFn, readonly info: CompiledKernel) {
+    this.args = new Array<number>(kernel.inputs.length + kernel.outs.length + 3).fill(0);
+    this.workerSafe = info.imports.every((n) => WORKER_IMPORTS.has(n));
+  }
 }
 
-const f32 = new Float32Array(1);
-const mathImports = {
+const mathImports: Record<string, (...a: number[]) => number> = {
   exp: Math.exp, log: Math.log, log1p: Math.log1p, expm1: Math.expm1, sin: Math.sin, cos: Math.cos, tan: Math.tan,
   tanh: Math.tanh, asin: Math.asin, acos: Math.acos, atan: Math.atan, sinh: Math.sinh, cosh: Math.cosh,
   asinh: Math.asinh, acosh: Math.acosh, atanh: Math.atanh, erf, erfinv, logistic: (x: number) => 1 / (1 + Math.exp(-x)),
@@ -25,21 +35,89 @@ const mathImports = {
   f16round: (x: number) => f16ToF32(f32ToF16(x)),
   bf16round: (x: number) => bf16ToF32(f32ToBf16(x)),
 };
-void f32;
+
+/** Work (estimated scalar operations) below which a kernel runs on the calling thread alone. */
+const PARALLEL_WORK = 1 << 17;
+
+export interface WasmBackendOptions {
+  /** Use a shared memory (needed for threads); default: when SharedArrayBuffer is usable. */
+  shared?: boolean;
+  /** Threads, the calling one included; default: the number of cores. */
+  threads?: number;
+  /** Memory limit in 64 KiB pages (default 65536 = 4 GiB). */
+  maxPages?: number;
+}
 
 /**
- * The WebAssembly backend: kernels of the IR are emitted as WebAssembly bytecode at run time and run
- * over one linear memory that holds every tensor.
+ * The WebAssembly backend: kernels of the IR are emitted as WebAssembly (SIMD) bytecode at run time and
+ * run over one linear memory that holds every tensor; large kernels split their rows (or tiles) across
+ * worker threads that share the memory.
  */
 export class WasmBackend implements Backend {
   readonly name = "wasm";
   readonly supportsFloat64 = true;
   readonly heap: Heap;
+  /** Whether kernels use fused multiply-add (relaxed SIMD). */
+  readonly relaxed: boolean;
   private cache = new Map<string, WasmExecutable>();
   private byKernel = new WeakMap<Kernel, WasmExecutable>();
+  private nextId = 1;
+  private need = 0;
+  private scratchOf: (t: number) => number;
+  private pool: Pool | null = null;
+  /** Per-thread scratch (packed panels), index 0 for the calling thread. */
+  private scratch: ({ ptr: number; cls: number; bytes: number } | undefined)[] = [];
 
-  constructor(opts: { shared?: boolean } = {}) {
-    this.heap = new Heap({ shared: opts.shared ?? false });
+  constructor(opts: WasmBackendOptions = {}) {
+    const shared = opts.shared ?? threadsPossible();
+    this.heap = new Heap({ shared, maxPages: opts.maxPages });
+    this.relaxed = relaxedSimd();
+    this.setThreads(opts.threads ?? defaultThreads());
+    this.scratchOf = (t) => this.scratchFor(t, this.need);
+  }
+
+  private get shared(): boolean {
+    return typeof SharedArrayBuffer !== "undefined" && this.heap.memory.buffer instanceof SharedArrayBuffer;
+  }
+
+  /**
+   * Use n threads (the calling one included) for large kernels; 1 turns threading off, 0 means one per
+   * core. Needs a shared memory; without one (browsers that are not cross-origin isolated) the backend
+   * stays single-threaded.
+   */
+  setThreads(n: number): void {
+    this.pool?.close();
+    this.pool = null;
+    const want = Math.max(0, Math.floor(n));
+    if (!this.shared || want === 1) return;
+    this.pool = new Pool(this.heap, want === 0 ? 0 : want - 1);
+  }
+
+  /** Threads in use (the calling one included); with the default, final once `ready()` resolves. */
+  getThreads(): number {
+    return this.pool ? this.pool.size + 1 : 1;
+  }
+
+  /** Resolves when every worker thread has started (kernels run without them until then). */
+  ready(): Promise<void> {
+    return this.pool ? this.pool.ready() : Promise.resolve();
+  }
+
+  /** Release worker threads (the backend stays usable, single-threaded). */
+  close(): void {
+    this.pool?.close();
+    this.pool = null;
+  }
+
+  /** Scratch pointer of thread t with at least `bytes` bytes (grown by reallocating; no job is running). */
+  private scratchFor(t: number, bytes: number): number {
+    const s = this.scratch[t];
+    if (s && s.bytes >= bytes) return s.ptr;
+    if (s) this.heap.release(s.ptr, s.cls);
+    this.scratch[t] = undefined;
+    const { ptr, cls } = this.heap.malloc(Math.max(bytes, 1 << 16));
+    this.scratch[t] = { ptr, cls, bytes: cls };
+    return ptr;
   }
 
   malloc(dtype: DType, size: number): DeviceBuffer {
@@ -69,27 +147,44 @@ export class WasmBackend implements Backend {
     out.set(this.view(b));
     return out;
   }
+
   compile(kernel: Kernel): Executable {
     const hit = this.byKernel.get(kernel);
     if (hit) return hit;
     const key = kernelKey(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
-      const bytes = compileKernelModule(kernel, { minPages: 1, shared: this.heap.memory.buffer instanceof SharedArrayBufferCtor() });
-      const mod = new WebAssembly.Module(bytes as BufferSource);
-      const inst = new WebAssembly.Instance(mod, { env: { mem: this.heap.memory }, m: mathImports });
-      exe = new WasmExecutable(kernel, inst.exports["run"] as RunFn);
+      const info = compileKernelModule(kernel, { shared: this.shared, relaxed: this.relaxed });
+      const mod = new WebAssembly.Module(info.bytes as BufferSource);
+      const m: Record<string, (...a: number[]) => number> = {};
+      for (const n of info.imports) m[n] = mathImports[n]!;
+      const inst = new WebAssembly.Instance(mod, { env: { mem: this.heap.memory }, m });
+      exe = new WasmExecutable(kernel, this.nextId++, mod, inst.exports["run"] as RunFn, info);
       this.cache.set(key, exe);
     }
     this.byKernel.set(kernel, exe);
     return exe;
   }
+
   dispatch(exe: Executable, inputs: readonly DeviceBuffer[], outputs: readonly DeviceBuffer[]): void {
     const e = exe as WasmExecutable;
-    const rows = e.kernel.shape.length === 0 ? 1 : e.kernel.shape[0]!;
-    const ptrs = [...inputs, ...outputs].map((b) => (b as WasmBuffer).ptr);
-    e.run(...ptrs, 0, rows);
+    const args = e.args;
+    const nIn = inputs.length, nOut = outputs.length;
+    for (let i = 0; i < nIn; i++) args[i] = (inputs[i] as WasmBuffer).ptr;
+    for (let j = 0; j < nOut; j++) args[nIn + j] = (outputs[j] as WasmBuffer).ptr;
+    const info = e.info;
+    const n = nIn + nOut;
+    args[n + 2] = info.scratch > 0 ? this.scratchFor(0, info.scratch) : 0;
+    if (this.pool && info.work >= PARALLEL_WORK && info.rows > 1 && e.workerSafe) {
+      this.need = info.scratch;
+      this.pool.run(e, n, info.scratch > 0 ? this.scratchOf : noScratch);
+      return;
+    }
+    args[n] = 0;
+    args[n + 1] = info.rows;
+    callRun(e.run, args);
   }
+
   routine(call: RoutineCall, inputs: readonly DeviceBuffer[], outputs: readonly DeviceBuffer[]): void {
     if (call.routine === "sort") {
       const x = this.readSync(inputs[0]!);
@@ -100,10 +195,19 @@ export class WasmBackend implements Backend {
       this.write(outputs[1]!, idx);
       return;
     }
-    throw new Error(`wasm: unknown routine ${String(call.routine)}`);
+    throw new TridentError(`wasm: unknown routine ${String(call.routine)}`);
   }
 }
 
-function SharedArrayBufferCtor(): typeof SharedArrayBuffer | typeof ArrayBuffer {
-  return typeof SharedArrayBuffer === "undefined" ? ArrayBuffer : SharedArrayBuffer;
+const noScratch = (): number => 0;
+
+/** Call run without spreading an array for the common arities. */
+export function callRun(run: RunFn, a: number[]): void {
+  switch (a.length) {
+    case 4: return run(a[0]!, a[1]!, a[2]!, a[3]!);
+    case 5: return run(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!);
+    case 6: return run(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!);
+    case 7: return run(a[0]!, a[1]!, a[2]!, a[3]!, a[4]!, a[5]!, a[6]!);
+    default: return run(...a);
+  }
 }

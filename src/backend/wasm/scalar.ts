@@ -305,11 +305,13 @@ export class ScalarGen {
   }
 
   /** Initial accumulator value of a reduction (pushed). */
-  reduceInit(op: string, accT: T, isF: boolean): void {
+  reduceInit(op: string, accT: T, dt: DType): void {
     const init = op === "sum" ? 0 : op === "prod" ? 1 : op === "max" ? -Infinity : op === "min" ? Infinity : 0;
+    const U = dt === "uint32";
     if (accT === T.f64) this.f.f64(init);
     else if (accT === T.f32) this.f.f32(init);
-    else this.f.i32(op === "max" && !isF ? -2147483648 : op === "min" && !isF ? 2147483647 : init);
+    else if (valType(dt) !== T.i32 || (op !== "max" && op !== "min")) this.f.i32(init);
+    else this.f.i32(op === "max" ? (U ? 0 : -2147483648) : U ? -1 : 2147483647);
   }
 
   /** Combine value local v into accumulator local acc (sum/prod/max/min) in type accT. */
@@ -363,7 +365,7 @@ export class ScalarGen {
     const accT = this.accType(e);
     const acc = f.local(accT);
     const B = bt === T.f64, isF = bt !== T.i32;
-    this.reduceInit(e.op, accT, isF);
+    this.reduceInit(e.op, accT, e.body.dt);
     f.set(acc);
     const arg = e.op === "argmax" || e.op === "argmin";
     const best = arg ? f.local(bt) : -1, cnt = arg ? f.local(T.i32) : -1;

@@ -221,6 +221,7 @@ export class VecGen {
     const dom = domOf(e.dt)!;
     const vl = f.varLocal(this.vvar);
     const lane = f.local(T.i32);
+    const res = f.local(dom === "f" ? T.f32 : T.i32);
     for (let L = 0; L < 4; L++) {
       const saved = sg.cache;
       // scalar values that depend on the vector variable belong to lane 0 and cannot be reused
@@ -239,18 +240,14 @@ export class VecGen {
         f.get(vl).i32(L).op(Op.i32_add).set(lane);
         f.vars.set(this.vvar, lane);
       }
-      if (L === 0) f.get(out); // stack: out vector, then the lane value
-      else f.get(out);
       if (vec.length) sg.node(e);
       else sg.expr(e);
+      f.set(res);
       f.vars.set(this.vvar, vl);
       sg.cache = saved;
-      if (dom === "f") f.vlane(V.f32x4_replace_lane, L);
-      else if (dom === "i") f.vlane(V.i32x4_replace_lane, L);
-      else {
-        const t = f.local(T.i32);
-        f.set(t).i32(0).get(t).op(Op.i32_sub).vlane(V.i32x4_replace_lane, L);
-      }
+      f.get(out);
+      if (dom === "m") f.i32(0).get(res).op(Op.i32_sub).vlane(V.i32x4_replace_lane, L);
+      else f.get(res).vlane(dom === "f" ? V.f32x4_replace_lane : V.i32x4_replace_lane, L);
       f.set(out);
     }
     f.get(out);
@@ -379,7 +376,8 @@ export class VecGen {
   private reduce(e: ReduceExpr): void {
     const f = this.f;
     const dom = domOf(e.body.dt)!;
-    const F = dom === "f", U = e.body.dt === "uint32";
+    // bool masks (true = all ones) order like unsigned integers
+    const F = dom === "f", U = e.body.dt === "uint32" || dom === "m";
     const arg = e.op === "argmax" || e.op === "argmin";
     const acc = f.local(T.v128);
     const init = e.op === "sum" ? 0 : e.op === "prod" ? 1 : e.op === "max" ? -Infinity : e.op === "min" ? Infinity : 0;
@@ -402,7 +400,7 @@ export class VecGen {
   /** acc ⊕= v lane-wise; for arg reductions, `best` holds the best values and acc their positions. */
   combine(op: string, acc: number, v: number, dt: DType, arg?: { best: number; cnt: number }): void {
     const f = this.f;
-    const F = domOf(dt) === "f", U = dt === "uint32";
+    const F = domOf(dt) === "f", U = dt === "uint32" || domOf(dt) === "m";
     switch (op) {
       case "sum": f.get(acc).get(v).v(F ? V.f32x4_add : V.i32x4_add).set(acc); return;
       case "prod": f.get(acc).get(v).v(F ? V.f32x4_mul : V.i32x4_mul).set(acc); return;

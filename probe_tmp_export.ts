@@ -1,0 +1,17 @@
+import * as tr from "/work/main/src/index.js";
+import * as nn from "/work/main/src/nn/index.js";
+import { mnistModel } from "/work/main/src/cli/models.js";
+const m = mnistModel("cnn"); m.eval();
+const params = m.stateDict();
+const x = tr.zeros([2, 1, 28, 28]);
+const j = tr.makeJaxpr((p: Record<string, tr.Tensor>, x: tr.Tensor) => nn.functionalCall(m as any, p, x))(params, x);
+const names = new Set<string>();
+const walk = (jx: any) => { for (const e of jx.eqns) { names.add(e.prim.name); } };
+walk(j.jaxpr);
+console.log([...names]);
+console.log(j.toString().slice(0, 4000));
+const enc = new nn.TransformerEncoderLayer(16, 4, { dimFeedforward: 32, dropout: 0 } as any); enc.eval();
+const j2 = tr.makeJaxpr((p: any, x: tr.Tensor) => nn.functionalCall(enc as any, p, x))(enc.stateDict(), tr.zeros([2, 5, 16]));
+const n2 = new Set<string>(); for (const e of j2.jaxpr.eqns) n2.add(e.prim.name);
+console.log([...n2]);
+console.log(j2.toString().slice(0, 6000));

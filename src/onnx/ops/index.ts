@@ -1,0 +1,3 @@
+// Registers every operator implementation (import for side effects).
+import "./elementwise.js";
+import "./shape.js";
