@@ -83,10 +83,16 @@ function collectKept(result: unknown, out: Set<unknown>, seen = new Set<unknown>
   else if (Object.getPrototypeOf(result) === Object.prototype) for (const r of Object.values(result)) collectKept(r, out, seen);
 }
 
+/** Called with what a closing scope frees and keeps (the tape uses it to drop unreachable graph nodes). */
+export const scopeHooks: { beforeFree(freed: Iterable<Disposable>, kept: ReadonlySet<unknown>): void } = {
+  beforeFree() {},
+};
+
 function closeScope(s: Set<Disposable>, result: unknown): void {
   const kept = new Set<unknown>();
   collectKept(result, kept);
   scopes.pop();
+  scopeHooks.beforeFree([...s].filter((t) => !kept.has(t)), kept);
   const parent = scopes[scopes.length - 1];
   for (const t of s) {
     if (kept.has(t)) parent?.add(t);
@@ -134,6 +140,7 @@ function removeScope(s: Set<Disposable>): void {
 function closeScopeDetached(s: Set<Disposable>, result: unknown): void {
   const kept = new Set<unknown>();
   collectKept(result, kept);
+  scopeHooks.beforeFree([...s].filter((t) => !kept.has(t)), kept);
   const parent = scopes[scopes.length - 1];
   for (const t of s) {
     if (kept.has(t)) parent?.add(t);

@@ -3,7 +3,7 @@ import { evalHooks } from "./core/trace.js";
 import { executePrimitive } from "./core/execute.js";
 import { isFloat } from "./core/dtype.js";
 import { TridentError } from "./core/errors.js";
-import { keep, scope, trackCreated } from "./memory.js";
+import { keep, scope, scopeHooks, trackCreated } from "./memory.js";
 import { EagerTensor, Tensor, type TapeNode } from "./tensor.js";
 import { backwardPass, linearizeFlat } from "./transforms/partial.js";
 import { add, convert } from "./core/prims/elementwise.js";
@@ -192,3 +192,20 @@ export function zeroGrad(params: Iterable<Tensor>): void {
     p.grad = null;
   }
 }
+
+// When a scope frees graph outputs, the residuals of nodes that no kept tensor can reach are freed too
+// (otherwise a forward pass without backward() would hold them until garbage collection).
+scopeHooks.beforeFree = (freed, kept) => {
+  const reachable = new Set<TapeNode>();
+  const stack: TapeNode[] = [];
+  for (const k of kept) if (k instanceof EagerTensor && k._node) stack.push(k._node);
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (reachable.has(n)) continue;
+    reachable.add(n);
+    for (const i of n.inputs) if (i._node && !reachable.has(i._node)) stack.push(i._node);
+  }
+  for (const t of freed) {
+    if (t instanceof EagerTensor && t._node && !reachable.has(t._node)) t._node.release();
+  }
+};

@@ -16,20 +16,42 @@ import { simplifyKernel } from "./simplify.js";
  * times one evaluation of c reads p (reads inside a reduction count once per reduction step; a
  * broadcast consumer has more elements than p, so its evals carry the duplication), except that
  * consumers fused into the same kernel reading p at their own index share one evaluation. With n the
- * number of elements of p and `cost` its per-element cost from its own lowering (ALU op 1,
- * transcendental 8, operand load LOAD), p is inlined when recomputing is no dearer than a store and the
- * loads of the stored value:
+ * number of elements of p and `cost` its per-element cost from its own lowering (in the units of
+ * FusionCosts: ALU op, transcendental, operand load), p is inlined when recomputing is no dearer than
+ * storing it once and loading it back:
  *
  *     E · cost  ≤  n · (cost + STORE) + E · LOAD
  *
  * So a producer read once per element is always inlined (E = n), pure data movement (cost = one load)
- * is always inlined, softmax's exp(x − max) read by both the sum and the division is recomputed rather
- * than stored, and a reduction read by a broadcast (E ≫ n, cost ∝ reduction length) is materialised.
+ * is always inlined, a cheap producer read by two kernels (a relu mask in the forward and the backward
+ * pass) is recomputed, a reduction read by a broadcast (E ≫ n, cost ∝ reduction length) is stored,
+ * and so is a transcendental read by two kernels (softmax's exp(x − max), read by the sum and by the
+ * division) with the default CPU units, where an exp costs more than writing and re-reading a float;
+ * a GPU backend, where memory traffic dominates, would pass a smaller transcendental cost.
  * Forced materialisation: program outputs, values read by operations without a lowering, and operands
  * of contractions (dot_general, conv: a sum over products of two operands) unless they are a plain
  * load through movement ops or a constant, so the backends can recognise and tile the contraction.
  */
-export const COST = { alu: 1, transcendental: 8, load: 4, store: 8 } as const;
+/** Cost units of the fusion heuristic (relative; an ALU op is 1). */
+export interface FusionCosts {
+  alu: number;
+  transcendental: number;
+  load: number;
+  store: number;
+}
+// calibrated on the CPU backends: a JS-imported or polynomial exp is ~20 ALU ops, a load from a streamed
+// array ~4 and a store ~8 (it is written back and re-read by a later pass)
+const DEFAULT_COSTS: FusionCosts = { alu: 1, transcendental: 20, load: 4, store: 8 };
+
+/**
+ * Adjust the default cost units of the fusion heuristic (programs compiled afterwards use them; a backend
+ * may override them with a `fusionCosts` property); returns the previous units.
+ */
+export function setFusionCosts(costs: Partial<FusionCosts>): FusionCosts {
+  const prev = { ...DEFAULT_COSTS };
+  Object.assign(DEFAULT_COSTS, costs);
+  return prev;
+}
 
 /** A value of the program: an array of a shape and dtype. */
 export interface GraphValue {
@@ -146,7 +168,7 @@ interface NodeInfo {
   outs: Expr[];
 }
 
-function analyse(g: Graph, node: GraphNode, constants: ReadonlyMap<number, Expr>): NodeInfo {
+function analyse(g: Graph, node: GraphNode, constants: ReadonlyMap<number, Expr>, COST: FusionCosts): NodeInfo {
   const sid = new StructIds();
   const argValue: number[] = [];
   const identityArg = new Set<number>();
@@ -236,8 +258,9 @@ function isContraction(e: Expr): boolean {
   return x.k === "load" && y.k === "load" && x.arg !== y.arg;
 }
 
-/** Decide materialisation and build the fused kernels of a program. */
-export function fuse(g: Graph): Fusion {
+/** Decide materialisation and build the fused kernels of a program (with the given cost units). */
+export function fuse(g: Graph, costs: Partial<FusionCosts> = {}): Fusion {
+  const COST: FusionCosts = { ...DEFAULT_COSTS, ...costs };
   const producer = new Map<number, [number, number]>();
   g.nodes.forEach((n, i) => n.outputs.forEach((v, j) => producer.set(v, [i, j])));
   const consumers = new Map<number, number[]>();
@@ -264,7 +287,7 @@ export function fuse(g: Graph): Fusion {
   const constants = new Map<number, Expr>();
   g.nodes.forEach((n, i) => {
     if (!live[i] || !n.lower) return;
-    const inf = analyse(g, n, constants);
+    const inf = analyse(g, n, constants, COST);
     info.set(i, inf);
     if (inf.reads.length === 0) n.outputs.forEach((v, j) => constants.set(v, inf.outs[j]!));
   });

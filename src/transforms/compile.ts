@@ -14,7 +14,7 @@ import { TridentError } from "../core/errors.js";
 import { executePrimitive, wrapBuffer } from "../core/execute.js";
 import { ClosedJaxpr, Jaxpr, Lit, type Atom, type Var } from "../core/jaxpr.js";
 import type { AnyPrimitive, Params } from "../core/primitive.js";
-import { fuse, type Graph, type GraphNode, type GraphValue, type Step } from "../ir/fuse.js";
+import { fuse, type FusionCosts, type Graph, type GraphNode, type GraphValue, type Step } from "../ir/fuse.js";
 import { orderSteps, planBuffers, type BufferPlan, type PlanStats } from "../ir/schedule.js";
 import type { Access, Expr, VarGen } from "../ir/expr.js";
 import { EagerTensor, Tensor } from "../tensor.js";
@@ -116,24 +116,27 @@ export interface KernelSummary {
   outputs: string[];
 }
 
-/** A jaxpr compiled into fused kernels with a buffer plan. Run it with `run(args)`. */
+/**
+ * A jaxpr compiled into fused kernels with a buffer plan for one backend. Run it with `run(args)`. A
+ * backend may tune the fusion heuristic with an optional `fusionCosts` property (see ir/fuse.ts).
+ */
 export class CompiledProgram {
   readonly graph: Graph;
   readonly plan: BufferPlan;
   private avals: ShapedArray[];
   private sources: Map<number, Source>;
   private prims: Built["prims"];
-  private executables = new WeakMap<Backend, (Executable | null)[]>();
+  private executables: (Executable | null)[] | null = null;
   private nArgs: number;
 
-  constructor(closed: ClosedJaxpr) {
+  constructor(closed: ClosedJaxpr, readonly backend: Backend) {
     const b = buildGraph(closed);
     this.graph = b.graph;
     this.avals = b.avals;
     this.sources = b.sources;
     this.prims = b.prims;
     this.nArgs = closed.jaxpr.inBinders.length - closed.consts.length;
-    const { steps } = fuse(b.graph);
+    const { steps } = fuse(b.graph, (backend as { fusionCosts?: Partial<FusionCosts> }).fusionCosts);
     this.plan = planBuffers(b.graph, orderSteps(b.graph, steps));
   }
 
@@ -187,27 +190,18 @@ export class CompiledProgram {
     return lines.join("\n");
   }
 
-  private compiled(backend: Backend): (Executable | null)[] {
-    let exes = this.executables.get(backend);
-    if (!exes) {
-      exes = this.plan.steps.map((s) => (s.kind === "kernel" ? backend.compile(s.fused.kernel) : null));
-      this.executables.set(backend, exes);
-    }
-    return exes;
+  private compiled(): (Executable | null)[] {
+    this.executables ??= this.plan.steps.map((s) => (s.kind === "kernel" ? this.backend.compile(s.fused.kernel) : null));
+    return this.executables;
   }
 
   /** Run the program on concrete arguments; outputs are fresh tensors, inputs are never written. */
   run(args: readonly Tensor[]): Tensor[] {
     if (args.length !== this.nArgs) throw new TridentError(`jit: the compiled program takes ${this.nArgs} arguments, got ${args.length}`);
-    const g = this.graph, plan = this.plan;
-    const tensors = new Map<number, EagerTensor>();
-    for (const [v, src] of this.sources) {
-      const t = src.kind === "arg" ? args[src.index]! : src.tensor;
-      if (!(t instanceof EagerTensor)) throw new TridentError(`jit: input ${this.valueName(v)} is a traced value; compiled programs run on concrete tensors`);
-      tensors.set(v, t);
-    }
-    const backend = this.pickBackend(tensors);
-    const exes = this.compiled(backend);
+    const g = this.graph, plan = this.plan, backend = this.backend;
+    const tensors = this.inputTensors(args);
+    if (programBackend(this.graph, tensors) !== backend) throw new TridentError(`jit: this program was compiled for the ${backend.name} backend but its inputs live elsewhere`);
+    const exes = this.compiled();
     const protectedTs = new Set<Tensor>(tensors.values());
     // a tensor object may be bound to several values (an op can hand back its operand): count bindings
     const bindings = new Map<EagerTensor, number>();
@@ -268,40 +262,55 @@ export class CompiledProgram {
     });
   }
 
-  private pickBackend(tensors: Map<number, EagerTensor>): Backend {
-    let b: Backend | null = null;
-    for (const [v, t] of tensors) {
-      // literals inlined into kernels may live anywhere
-      if (this.graph.values[v]!.literal !== undefined) continue;
-      if (b === null) b = t.backend;
-      else if (t.backend !== b) {
-        throw new TridentError(`jit: operands live on different backends (${b.name} and ${t.backend.name}); move them with .to() before calling`);
-      }
+  /** The tensor of every input value (arguments, constants, literals). */
+  inputTensors(args: readonly Tensor[]): Map<number, EagerTensor> {
+    const tensors = new Map<number, EagerTensor>();
+    for (const [v, src] of this.sources) {
+      const t = src.kind === "arg" ? args[src.index]! : src.tensor;
+      if (!(t instanceof EagerTensor)) throw new TridentError(`jit: input ${this.valueName(v)} is a traced value; compiled programs run on concrete tensors`);
+      tensors.set(v, t);
     }
-    return b ?? getBackend();
+    return tensors;
   }
 }
 
-const programs = new WeakMap<ClosedJaxpr, CompiledProgram>();
+/** The backend a program runs on: where its inputs live (literals inlined into kernels may live anywhere). */
+function programBackend(g: Graph, tensors: ReadonlyMap<number, EagerTensor>): Backend {
+  let b: Backend | null = null;
+  for (const [v, t] of tensors) {
+    if (g.values[v]!.literal !== undefined) continue;
+    if (b === null) b = t.backend;
+    else if (t.backend !== b) throw new TridentError(`jit: operands live on different backends (${b.name} and ${t.backend.name}); move them with .to() before calling`);
+  }
+  return b ?? getBackend();
+}
 
-/** The compiled program of a closed jaxpr (compiled on first use, then cached with the jaxpr). */
-export function compileJaxpr(closed: ClosedJaxpr): CompiledProgram {
-  let p = programs.get(closed);
+const programs = new WeakMap<ClosedJaxpr, Map<Backend, CompiledProgram>>();
+
+/** The compiled program of a closed jaxpr for a backend (compiled on first use, then cached with the jaxpr). */
+export function compileJaxpr(closed: ClosedJaxpr, backend: Backend = getBackend()): CompiledProgram {
+  let per = programs.get(closed);
+  if (!per) {
+    per = new Map();
+    programs.set(closed, per);
+  }
+  let p = per.get(backend);
   if (!p) {
-    p = new CompiledProgram(closed);
-    programs.set(closed, p);
+    p = new CompiledProgram(closed, backend);
+    per.set(backend, p);
   }
   return p;
 }
 
-/** Run a closed jaxpr as fused kernels (the `jit` primitive's impl). */
+/** Run a closed jaxpr as fused kernels on the backend its arguments live on (the `jit` primitive's impl). */
 export function runJaxpr(closed: ClosedJaxpr, args: readonly Tensor[]): Tensor[] {
-  return compileJaxpr(closed).run(args);
+  const first = [...args, ...closed.consts].find((t): t is EagerTensor => t instanceof EagerTensor);
+  return compileJaxpr(closed, first ? first.backend : getBackend()).run(args);
 }
 
-/** The kernel listing of a closed jaxpr: `console.log(describeKernels(tr.makeJaxpr(f)(x)))`. */
-export function describeKernels(closed: ClosedJaxpr): string {
-  return compileJaxpr(closed).toString();
+/** The kernel listing of a closed jaxpr for a backend: `console.log(describeKernels(tr.makeJaxpr(f)(x)))`. */
+export function describeKernels(closed: ClosedJaxpr, backend: Backend = getBackend()): string {
+  return compileJaxpr(closed, backend).toString();
 }
 
 export type { PlanStats, Step };

@@ -41,8 +41,9 @@ function toAttr(name: string, v: AttrVal): OnnxAttribute {
 /** ONNX dims of a symbolic shape: sizes, or the polynomial's text as a dim_param. */
 export const onnxDims = (shape: readonly SymDim[]): OnnxDim[] => shape.map((d) => (isStatic(d) ? d : d.toString()));
 
-export function valueInfo(name: string, dtype: DType, shape: readonly SymDim[] | null): OnnxValueInfo {
-  return { name, type: { kind: "tensor", elemType: ELEM[dtype], shape: shape ? onnxDims(shape) : null } };
+export function valueInfo(name: string, dtype: DType | "int64", shape: readonly SymDim[] | null): OnnxValueInfo {
+  const elemType = dtype === "int64" ? DataType.INT64 : ELEM[dtype];
+  return { name, type: { kind: "tensor", elemType, shape: shape ? onnxDims(shape) : null } };
 }
 
 /** Nodes of one graph; subgraphs see their parents' names. */
@@ -199,7 +200,10 @@ export class Emitter {
     if (!n) {
       const src = this.symSources.get(s);
       if (!src) throw new TridentError(`onnx.export: no input has the dynamic axis "${s}"`);
-      n = this.node("Shape", [src.input], { start: src.axis, end: src.axis + 1 }, 1, this.prelude)[0]!;
+      // Shape's start/end arrived in opset 15; before that, gather the axis from the whole shape
+      n = this.opset >= 15
+        ? this.node("Shape", [src.input], { start: src.axis, end: src.axis + 1 }, 1, this.prelude)[0]!
+        : this.node("Gather", [this.node("Shape", [src.input], {}, 1, this.prelude)[0]!, this.i64([src.axis])], {}, 1, this.prelude)[0]!;
       this.dimCache.set(key, n);
     }
     return n;

@@ -228,7 +228,10 @@ def("LpNormalization", (ins, ctx) => {
   if (p !== 1 && p !== 2) fail(ctx.op, `p must be 1 or 2, got ${p}`);
   const t = x.t;
   const norm = p === 1 ? R.reduceSum(E.abs(t), [ax]) : E.sqrt(R.reduceSum(E.mul(t, t), [ax]));
-  return [out(E.div(t, bcastTo(S.reshape(norm, t.shape.map((d, i) => (i === ax ? 1 : d))), t.shape)), x.elem)];
+  const nb = bcastTo(S.reshape(norm, t.shape.map((d, i) => (i === ax ? 1 : d))), t.shape);
+  // a zero norm gives zeros, not 0/0
+  const zero = E.eq(nb, lit(nb, 0));
+  return [out(E.select(zero, lit(t, 0), E.div(t, E.select(zero, lit(nb, 1), nb))), x.elem)];
 });
 
 export { fmtShape };
