@@ -81,6 +81,12 @@ async function sourceOf(url: string | URL): Promise<string> {
   return readFileSync(s.startsWith("file:") ? fileURLToPath(s) : s, "utf8");
 }
 
+function hasBlob(msg: unknown): boolean {
+  if (msg instanceof Blob) return true;
+  if (msg === null || typeof msg !== "object" || Object.getPrototypeOf(msg) !== Object.prototype) return false;
+  return Object.values(msg).some((v) => v instanceof Blob);
+}
+
 // Blobs cannot be read synchronously in the worker, so they travel as data: URLs.
 async function materialiseBlobs(msg: unknown): Promise<unknown> {
   if (msg === null || typeof msg !== "object" || ArrayBuffer.isView(msg) || msg instanceof ArrayBuffer) return msg;
@@ -103,6 +109,9 @@ export class ShimWorker extends EventEmitter {
   private readonly w: NodeWorker;
   private readonly listeners = new Set<Listener>();
   private queue: Promise<void>;
+  // posts wait behind the source and behind Blob reads; otherwise they go out synchronously,
+  // because Emscripten's main thread may block on Atomics right after posting "run"
+  private pending = 0;
 
   constructor(url: string | URL, _opts?: { type?: string; name?: string }) {
     super();
@@ -123,10 +132,11 @@ export class ShimWorker extends EventEmitter {
       else console.error("worker error:", error);
     });
     // sources load asynchronously, so messages posted meanwhile wait in order behind them
+    this.pending++;
     this.queue = sourceOf(url).then((source) => {
       this.w.postMessage({ source, name: String(url) });
       return ready;
-    });
+    }).finally(() => { this.pending--; });
     this.queue.catch((e: unknown) => this.onerror?.({ message: String(e), error: e }));
   }
 
@@ -143,7 +153,12 @@ export class ShimWorker extends EventEmitter {
 
   postMessage(msg: unknown, transfer?: readonly TransferListItem[] | { transfer?: TransferListItem[] }): void {
     const list = Array.isArray(transfer) ? transfer : (transfer as { transfer?: TransferListItem[] } | undefined)?.transfer;
-    this.queue = this.queue.then(async () => this.w.postMessage(await materialiseBlobs(msg), list));
+    if (this.pending === 0 && !hasBlob(msg)) {
+      this.w.postMessage(msg, list);
+      return;
+    }
+    this.pending++;
+    this.queue = this.queue.then(async () => this.w.postMessage(await materialiseBlobs(msg), list)).finally(() => { this.pending--; });
   }
 
   addEventListener(type: string, fn: Listener): void {

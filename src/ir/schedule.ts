@@ -41,8 +41,8 @@ export interface BufferPlan {
 export interface PlanStats {
   /** Largest bytes of intermediate slots live at once. */
   peakBytes: number;
-  /** Largest bytes of intermediates live at once if each had its own buffer (no reuse). */
-  peakBytesWithoutReuse: number;
+  /** Largest bytes of intermediates live at once: the least any allocator could hold at the busiest step. */
+  peakLiveBytes: number;
   /** Bytes of all intermediates together (what a plan freeing nothing would hold). */
   totalIntermediateBytes: number;
   intermediates: number;
@@ -79,6 +79,27 @@ export function orderSteps(g: Graph, steps: readonly Step[]): Step[] {
 }
 
 const sizeClass = (n: number) => (n <= 1 ? 0 : Math.ceil(Math.log2(n)));
+
+/**
+ * Best fit among the free slots of one dtype in the value's size class (sizes up to the next power of
+ * two, which is also how device allocators round): an exact size first, then the smallest larger slot,
+ * then the largest smaller one (which grows to fit). Removes the slot from the free list.
+ */
+function takeSlot(free: number[] | undefined, slots: readonly Slot[], n: number): number | undefined {
+  if (!free) return undefined;
+  const cls = sizeClass(n);
+  let best = -1, bestScore = Infinity;
+  free.forEach((s, i) => {
+    const cap = slots[s]!.size;
+    if (sizeClass(cap) !== cls) return;
+    const score = cap === n ? 0 : cap > n ? cap - n : 2 ** 31 + (n - cap);
+    if (score < bestScore) {
+      bestScore = score;
+      best = i;
+    }
+  });
+  return best < 0 ? undefined : free.splice(best, 1)[0];
+}
 const elems = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
 
 /** Plan storage for every value of an ordered program. */
@@ -103,7 +124,7 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
   }
 
   const slots: Slot[] = [];
-  const free = new Map<string, number[]>();
+  const free = new Map<DType, number[]>();
   const allocBefore: number[][] = steps.map(() => []);
   const freeAfter: number[][] = steps.map(() => []);
   const releaseAfter: number[][] = steps.map(() => []);
@@ -116,8 +137,7 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
       if (storage.has(v)) continue;
       const val = g.values[v]!;
       const n = elems(val.shape);
-      const key = `${val.dtype}:${sizeClass(n)}`;
-      let slot = free.get(key)?.pop();
+      let slot = takeSlot(free.get(val.dtype), slots, n);
       if (slot === undefined) {
         slot = slots.length;
         slots.push({ dtype: val.dtype, size: 0, first: i, last: i });
@@ -134,8 +154,7 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
       if (st.kind === "slot") {
         const sl = slots[st.slot]!;
         sl.last = Math.max(sl.last, i);
-        const key = `${sl.dtype}:${sizeClass(elems(g.values[v]!.shape))}`;
-        free.set(key, [...(free.get(key) ?? []), st.slot]);
+        free.set(sl.dtype, [...(free.get(sl.dtype) ?? []), st.slot]);
       } else if (st.kind === "tensor" && !isOutput.has(v)) releaseAfter[i]!.push(v);
     }
   });
@@ -156,7 +175,7 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
     allocBefore,
     freeAfter,
     releaseAfter,
-    stats: { peakBytes: peak, peakBytesWithoutReuse: Math.max(0, ...liveBytes), totalIntermediateBytes: total, intermediates: count },
+    stats: { peakBytes: peak, peakLiveBytes: Math.max(0, ...liveBytes), totalIntermediateBytes: total, intermediates: count },
   };
 }
 

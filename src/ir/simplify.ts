@@ -206,8 +206,22 @@ export class Simplifier {
     return l;
   }
 
+  /** (x / d)·k·d + (x % d)·k = x·k (truncating division and remainder satisfy it for every x). */
+  private recombine(l: Lin): Lin {
+    for (const [a, k] of l.terms) {
+      if (a.k !== "bin" || a.op !== "rem" || a.y.k !== "const") continue;
+      const d = a.y.v, x = a.x;
+      const q = l.terms.find(([b, kb]) => b.k === "bin" && b.op === "div" && b.x === x && b.y.k === "const" && b.y.v === d && kb === Math.imul(k, d));
+      if (!q) continue;
+      const rest: Lin = { terms: l.terms.filter((t) => t[0] !== a && t[0] !== q[0]), k: l.k };
+      return this.recombine(addLin(rest, scaleLin(this.lin(x), k), 1));
+    }
+    return l;
+  }
+
   /** Build Σ coef·atom + k; terms on index variables first (outer axes first), the rest by identity. */
-  private fromLin(l: Lin): Expr {
+  private fromLin(lin: Lin): Expr {
+    const l = this.recombine(lin);
     const terms = l.terms.filter(([, k]) => k !== 0);
     const rank = (a: Expr) => (a.k === "idx" ? a.id : 1e9 + this.id(a));
     terms.sort((p, q) => rank(p[0]) - rank(q[0]));

@@ -1,5 +1,6 @@
 /** Sequential, ModuleList and ModuleDict: children named by position or key, as in PyTorch's state dicts. */
 import { fail } from "../core/errors.js";
+import type { Tensor } from "../tensor.js";
 import { Module } from "./module.js";
 import { callModule } from "./util.js";
 
@@ -47,10 +48,10 @@ export class Sequential extends Module {
   [Symbol.iterator](): Iterator<Module> {
     return this.entries.map(([, m]) => m)[Symbol.iterator]();
   }
-  forward(x: unknown): unknown {
-    let y = x;
+  forward(x: Tensor): Tensor {
+    let y: unknown = x;
     for (const [, m] of this.entries) y = callModule(m, y);
-    return y;
+    return y as Tensor;
   }
 }
 

@@ -14,6 +14,8 @@ export { Module, parameter, functionalCall, functionalCallWithState } from "./mo
 export { withRng } from "./rng.js";
 export * as init from "./init.js";
 export * as functional from "./functional.js";
+/** Short alias of `functional`, as PyTorch's `F`. */
+export * as F from "./functional.js";
 export { Identity, Linear, Bilinear, Flatten, Unflatten, Dropout, Embedding } from "./basic.js";
 export type { LinearOpts, DropoutCallOpts, EmbeddingOpts } from "./basic.js";
 export { ReLU, GELU, SiLU, Sigmoid, Tanh, Softmax, LogSoftmax, LeakyReLU, ELU, Softplus, Mish, Hardtanh } from "./activation.js";

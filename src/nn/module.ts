@@ -78,7 +78,7 @@ export abstract class Module {
       }
     };
     if (collector) {
-      const vals = fn();
+      const vals = noGrad(fn);
       check(vals);
       for (const [f, v] of Object.entries(vals)) collector.record(this, f, rec[f], stopGradient(v));
       for (const [f, v] of Object.entries(vals)) rec[f] = collector.latest(this, f) ?? v;
@@ -88,15 +88,18 @@ export abstract class Module {
       noGrad(() => {
         const vals = fn();
         check(vals);
+        // all or nothing: every buffer is checked before the first is written
         for (const [f, v] of Object.entries(vals)) {
-          const cur = rec[f];
-          if (!(cur instanceof EagerTensor) || !(v instanceof EagerTensor)) {
+          if (!(rec[f] instanceof EagerTensor) || !(v instanceof EagerTensor)) {
             throw new TridentError(
               `${this.constructor.name}: cannot update buffer "${this.stateKey(f)}" in place inside a transformation (grad, vmap, jit): ` +
                 `use nn.functionalCallWithState(model, params, buffers, ...args), which returns the new buffers, or call model.eval()`,
             );
           }
-          cur.assign(v.dtype === cur.dtype ? v : (convert(v, cur.dtype) as EagerTensor));
+        }
+        for (const [f, v] of Object.entries(vals)) {
+          const cur = rec[f] as EagerTensor;
+          cur.assign(v.dtype === cur.dtype ? (v as EagerTensor) : (convert(v, cur.dtype) as EagerTensor));
         }
       }),
     );

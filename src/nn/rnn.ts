@@ -1,7 +1,7 @@
 /**
  * Recurrent layers with PyTorch's parameter layout (`weight_ih_l0`, gate order i,f,g,o for LSTM and
- * r,z,n for GRU) and initialisation U(−1/√hidden, 1/√hidden). The time loop runs in JavaScript, so it
- * works eagerly with loss.backward() and unrolls under jit.
+ * r,z,n for GRU) and initialisation U(−1/√hidden, 1/√hidden). The time loop runs in JavaScript (it
+ * unrolls under jit), or as one lax.scan with `{ scan: true }`.
  */
 import { fail, fmtShape } from "../core/errors.js";
 import type { Tensor } from "../tensor.js";
@@ -14,6 +14,7 @@ import { Module, parameter } from "./module.js";
 import * as init from "./init.js";
 import { dropout, linear } from "./functional.js";
 import { withRng } from "./rng.js";
+import * as lax from "../transforms/control.js";
 import { paramDtype, posInt, prob, torchKey, type DtypeOpts } from "./util.js";
 
 type Mode = "LSTM" | "GRU" | "RNN_TANH" | "RNN_RELU";
@@ -30,6 +31,11 @@ export interface RNNOpts extends DtypeOpts {
   dropout?: number;
   /** Run a second pass backwards in time and concatenate both directions' outputs (default false). */
   bidirectional?: boolean;
+  /**
+   * Run the time loop as one `lax.scan` instead of a JavaScript loop (default false): a jitted program
+   * then holds one step instead of one copy per time step.
+   */
+  scan?: boolean;
 }
 
 /** Options of one recurrent call. */
@@ -70,6 +76,7 @@ abstract class RNNBase extends Module {
   readonly batchFirst: boolean;
   readonly dropout: number;
   readonly bidirectional: boolean;
+  readonly scan: boolean;
 
   constructor(mode: Mode, inputSize: number, hiddenSize: number, opts: RNNOpts) {
     super();
@@ -82,6 +89,7 @@ abstract class RNNBase extends Module {
     this.batchFirst = opts.batchFirst ?? false;
     this.dropout = prob(op, "dropout", opts.dropout ?? 0);
     this.bidirectional = opts.bidirectional ?? false;
+    this.scan = opts.scan ?? false;
     const dt = paramDtype(op, opts.dtype);
     const G = GATES[mode] * hiddenSize, D = this.bidirectional ? 2 : 1;
     const rec = this as unknown as Record<string, unknown>;
@@ -161,6 +169,15 @@ abstract class RNNBase extends Module {
     // the input projection of every step at once; only the recurrence is sequential
     const xg = linear(x, wih, bih);
     const G = xg.shape[2]!;
+    if (this.scan && L > 0) {
+      const mode = this.mode;
+      const body = ([h, c]: [Tensor, Tensor | null], xt: Tensor): [[Tensor, Tensor | null], Tensor] => {
+        const [h2, c2] = step(mode, xt, linear(h, whh, bhh), h, c);
+        return [[h2, c2], h2];
+      };
+      const [[hT, cT], ys] = lax.scan(body as never, [h0, c0], xg, { reverse }) as unknown as [[Tensor, Tensor | null], Tensor];
+      return [ys, hT, cT];
+    }
     let h = h0, c = c0;
     const ys: Tensor[] = new Array<Tensor>(L);
     for (let s = 0; s < L; s++) {

@@ -180,7 +180,7 @@ export class CompiledProgram {
     const lines = [
       `${this.numPrimitives} primitives -> ${this.numKernels} kernels` + (this.numOps ? ` + ${this.numOps} ops` : "") +
         `; intermediates: ${st.intermediates} in ${this.plan.slots.length} buffers, peak ${fmtBytes(st.peakBytes)}` +
-        ` (${fmtBytes(st.peakBytesWithoutReuse)} without reuse, ${fmtBytes(st.totalIntermediateBytes)} in all)`,
+        ` (${fmtBytes(st.peakLiveBytes)} live at most, ${fmtBytes(st.totalIntermediateBytes)} in all)`,
     ];
     let k = 0;
     for (const s of this.summary()) {

@@ -28,7 +28,7 @@ class SmallCNN extends nn.Module {
   head = new nn.Sequential(new nn.Flatten(), new nn.Linear(16, 10));
   forward(x: T): T {
     const y = this.bn1.forward(this.conv1.forward(x)).relu();
-    return this.head.forward(this.pool.forward(this.conv2.forward(y))) as T;
+    return this.head.forward(this.pool.forward(this.conv2.forward(y)));
   }
 }
 
@@ -140,7 +140,7 @@ for (const backend of BACKENDS) {
         assert.ok(seq.at(-1) instanceof nn.Linear);
         const x = tr.tensor([[1, 2]]);
         const l0 = seq.at(0) as nn.Linear, l2 = seq.at(2) as nn.Linear;
-        assertClose(values(seq.forward(x) as T), values(l2.forward(l0.forward(x).relu())));
+        assertClose(values(seq.forward(x)), values(l2.forward(l0.forward(x).relu())));
         const named = new nn.Sequential({ enc: new nn.Linear(2, 2), act: new nn.Tanh() });
         assert.deepEqual(Object.keys(named.stateDict()), ["enc.weight", "enc.bias"]);
         class WithList extends nn.Module {

@@ -131,6 +131,33 @@ for (const backend of BACKENDS) {
         checkRnnCase(fixture("gru/nobias"), nb);
       }));
 
+    test("the lax.scan time loop equals the JavaScript loop: outputs, tape gradients, jit(grad)", () =>
+      withBackend(backend, () => {
+        tr.manualSeed(13);
+        const loop = new nn.LSTM(3, 4, { numLayers: 2, bidirectional: true, dtype: "float64" });
+        const scanned = new nn.LSTM(3, 4, { numLayers: 2, bidirectional: true, dtype: "float64", scan: true });
+        scanned.loadStateDict(loop.stateDict());
+        const x = tr.randn([5, 2, 3], { dtype: "float64" });
+        const loss = (m: nn.LSTM) => {
+          const [o, [h, c]] = m.forward(x);
+          return o.square().sum().add(h.sum()).add(c.mul(c).sum());
+        };
+        assertClose(values(loss(scanned)), values(loss(loop)), { rtol: 1e-12 });
+        loss(loop).backward();
+        loss(scanned).backward();
+        for (const [k, p] of loop.namedParameters()) assertClose(values(scanned.stateDict()[k]!.grad!), values(p.grad!), { rtol: 1e-10, atol: 1e-14, msg: k });
+        const gradFn = (m: nn.LSTM) => tr.jit((p: Record<string, Tensor>, xb: Tensor) => tr.grad((q: Record<string, Tensor>) => nn.functionalCall(m, q, xb)[0].square().sum())(p));
+        const ga = gradFn(loop)(loop.stateDict(), x) as Record<string, Tensor>, gb = gradFn(scanned)(scanned.stateDict(), x) as Record<string, Tensor>;
+        for (const k of Object.keys(ga)) assertClose(values(gb[k]!), values(ga[k]!), { rtol: 1e-10, atol: 1e-14, msg: `jit ${k}` });
+        // one traced step instead of one per time step
+        const size = (m: nn.LSTM) => tr.makeJaxpr((p: Record<string, Tensor>, xb: Tensor) => nn.functionalCall(m, p, xb)[0])(m.stateDict(), x).toString().length;
+        assert.ok(size(scanned) < size(loop) / 2);
+        const g1 = new nn.GRU(3, 4, { scan: true, batchFirst: true, bidirectional: true, dtype: "float64" });
+        const g2 = new nn.GRU(3, 4, { batchFirst: true, bidirectional: true, dtype: "float64" });
+        g2.loadStateDict(g1.stateDict());
+        assertClose(values(g1.forward(x)[0]), values(g2.forward(x)[0]), { rtol: 1e-12 });
+      }));
+
     test("jit and functionalCall reproduce the eager LSTM; inter-layer dropout only while training", () =>
       withBackend(backend, () => {
         tr.manualSeed(12);
