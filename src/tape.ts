@@ -80,7 +80,10 @@ function record(prim: AnyPrimitive, args: EagerTensor[], params: Params): Tensor
     // output its own tensor sharing the data, so the operand itself is never marked with this node
     const outs = (primalsOut as EagerTensor[]).map((o) => (args.includes(o) ? new EagerTensor(o.aval, o.ref.retain()) : o));
     // residuals made here belong to the node (freed by backward or with it); pre-existing ones stay the user's
-    const owned = consts.filter((c) => created.has(c));
+    // an output that doubles as a residual (exp's jvp reuses exp(x)) is the user's: the node holds an alias
+    const outSet = new Set<unknown>(outs);
+    const nodeConsts = consts.map((c) => (outSet.has(c) ? new EagerTensor(c.aval, (c as EagerTensor).ref.retain()) : c));
+    const owned = nodeConsts.filter((c, i) => created.has(c) || c !== consts[i]);
     for (const c of owned) keep(c);
     const keepSet = new Set<unknown>([...owned, ...outs]);
     for (const t of created) if (!keepSet.has(t)) t.dispose();
@@ -88,7 +91,7 @@ function record(prim: AnyPrimitive, args: EagerTensor[], params: Params): Tensor
       for (const c of owned) c.dispose();
       return outs;
     }
-    const node = new LinearNode(diffArgs, jaxpr, consts, owned, unknownOut, outs.length);
+    const node = new LinearNode(diffArgs, jaxpr, nodeConsts, owned, unknownOut, outs.length);
     outs.forEach((o, i) => {
       if (unknownOut[i] && isFloat(o.dtype)) {
         o._node = node;
@@ -181,7 +184,8 @@ function backwardNodes(root: EagerTensor, seed: Tensor, opts: { retainGraph?: bo
 function accumulate(leaf: EagerTensor, ct: Tensor): void {
   const c = ct.dtype === leaf.dtype ? ct : convert(ct, leaf.dtype);
   const old = leaf.grad;
-  leaf.grad = keep((old ? add(old, c) : c) as EagerTensor);
+  // the first gradient is an alias: the cotangent object itself may flow on to other nodes and leaves
+  leaf.grad = keep(old ? (add(old, c) as EagerTensor) : new EagerTensor(c.aval, (c as EagerTensor).ref.retain()));
   old?.dispose();
 }
 

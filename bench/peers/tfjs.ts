@@ -22,7 +22,7 @@ if (mt) {
     return [...c, ...c];
   };
 }
-const tf = await import("@tensorflow/tfjs-core");
+const tf = await import("@tensorflow/tfjs");
 // @ts-expect-error: the package's ES build has no type entry of its own at this path
 const wasm = (await import("@tensorflow/tfjs-backend-wasm/dist/index.js")) as { getThreadsCount(): number; version_wasm: string };
 if (mt) tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);

@@ -264,7 +264,13 @@ export function fuse(g: Graph, costs: Partial<FusionCosts> = {}): Fusion {
   const producer = new Map<number, [number, number]>();
   g.nodes.forEach((n, i) => n.outputs.forEach((v, j) => producer.set(v, [i, j])));
   const consumers = new Map<number, number[]>();
-  g.nodes.forEach((n, i) => new Set(n.inputs).forEach((v) => consumers.set(v, [...(consumers.get(v) ?? []), i])));
+  g.nodes.forEach((n, i) =>
+    new Set(n.inputs).forEach((v) => {
+      const list = consumers.get(v);
+      if (list) list.push(i);
+      else consumers.set(v, [i]);
+    }),
+  );
   const isOutput = new Set(g.outputs);
 
   // ---- liveness: a node is live when an output is a program output or read by a live node ----

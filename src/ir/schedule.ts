@@ -131,7 +131,9 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
   const endings: number[][] = steps.map(() => []);
   for (const [v, i] of def) endings[lastUse.get(v) ?? i]!.push(v);
   let total = 0, count = 0;
-  const liveBytes = new Array<number>(steps.length).fill(0);
+  // bytes that start (+) and stop (−) being live at each step, summed into a profile afterwards
+  const liveDelta = new Array<number>(steps.length + 1).fill(0);
+  const slotDelta = new Array<number>(steps.length + 1).fill(0);
   steps.forEach((s, i) => {
     for (const v of stepIO(g, s).writes) {
       if (storage.has(v)) continue;
@@ -147,27 +149,31 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
       const bytes = n * itemsize[val.dtype];
       total += bytes;
       count++;
-      for (let t = i; t <= (lastUse.get(v) ?? i); t++) liveBytes[t]! += bytes;
+      liveDelta[i]! += bytes;
+      liveDelta[(lastUse.get(v) ?? i) + 1]! -= bytes;
     }
     for (const v of endings[i]!) {
       const st = storage.get(v)!;
       if (st.kind === "slot") {
         const sl = slots[st.slot]!;
         sl.last = Math.max(sl.last, i);
-        free.set(sl.dtype, [...(free.get(sl.dtype) ?? []), st.slot]);
+        const list = free.get(sl.dtype);
+        if (list) list.push(st.slot);
+        else free.set(sl.dtype, [st.slot]);
       } else if (st.kind === "tensor" && !isOutput.has(v)) releaseAfter[i]!.push(v);
     }
   });
-  let peak = 0;
   slots.forEach((sl, k) => {
     allocBefore[sl.first]!.push(k);
     freeAfter[sl.last]!.push(k);
+    slotDelta[sl.first]! += sl.size * itemsize[sl.dtype];
+    slotDelta[sl.last + 1]! -= sl.size * itemsize[sl.dtype];
   });
-  for (let t = 0; t < steps.length; t++) {
-    let b = 0;
-    for (const sl of slots) if (sl.first <= t && t <= sl.last) b += sl.size * itemsize[sl.dtype];
-    peak = Math.max(peak, b);
-  }
+  const peakOf = (delta: number[]) => {
+    let cur = 0, peak = 0;
+    for (const d of delta) peak = Math.max(peak, (cur += d));
+    return peak;
+  };
   return {
     steps,
     storage,
@@ -175,7 +181,7 @@ export function planBuffers(g: Graph, steps: Step[]): BufferPlan {
     allocBefore,
     freeAfter,
     releaseAfter,
-    stats: { peakBytes: peak, peakLiveBytes: Math.max(0, ...liveBytes), totalIntermediateBytes: total, intermediates: count },
+    stats: { peakBytes: peakOf(slotDelta), peakLiveBytes: peakOf(liveDelta), totalIntermediateBytes: total, intermediates: count },
   };
 }
 

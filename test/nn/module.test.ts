@@ -174,7 +174,7 @@ for (const backend of BACKENDS) {
         assert.ok(b.parameters().every((p, i) => p !== a.parameters()[i] && p.requiresGrad));
       }));
 
-    test("astype converts parameters and buffers; to() keeps the backend", () =>
+    test("astype converts parameters and buffers; to() moves them between backends", () =>
       withBackend(backend, async () => {
         const m = new nn.Sequential(new nn.Linear(2, 2), new nn.BatchNorm1d(2));
         const w = values((m.at(0) as nn.Linear).weight);
@@ -183,6 +183,15 @@ for (const backend of BACKENDS) {
         assert.equal((m.at(1) as nn.BatchNorm1d).runningVar!.dtype, "float64");
         assert.equal((m.at(1) as nn.BatchNorm1d).numBatchesTracked!.dtype, "int32");
         assertClose(values((m.at(0) as nn.Linear).weight), w, { rtol: 0, atol: 0 });
+        const x = tr.tensor([[1, 2], [3, -1]], { dtype: "float64" });
+        const y = values(m.eval().forward(x));
+        for (const other of BACKENDS) {
+          await m.to(other);
+          assert.ok([...m.parameters(), ...m.buffers()].every((t) => (t as tr.EagerTensor).backend.name === other));
+          assert.ok(m.parameters().every((p) => p.requiresGrad));
+          const y2 = await withBackend(other, () => values(m.forward(tr.tensor([[1, 2], [3, -1]], { dtype: "float64" }))));
+          assertClose(y2, y, { rtol: 1e-12 });
+        }
         await m.to(backend);
         assert.equal(m.parameters().length, 4);
       }));

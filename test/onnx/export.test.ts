@@ -10,6 +10,7 @@ import * as tr from "../../src/index.js";
 import * as nn from "../../src/nn/index.js";
 import { exportCheckpointToOnnx, exportFunction, exportModule, type ExportOptions } from "../../src/onnx/export.js";
 import { decodeModel } from "../../src/onnx/proto.js";
+import { load } from "../../src/onnx/index.js";
 import { mnistModel } from "../../src/cli/models.js";
 import { conv as convPrim, type ConvP } from "../../src/core/prims/conv.js";
 import { pad as padPrim } from "../../src/core/prims/structural.js";
@@ -65,7 +66,7 @@ function compare(got: OrtTensor, want: tr.Tensor, tol: { rtol?: number; atol?: n
   assertClose(g, Array.from(want.dataSync()), { rtol: tol.rtol ?? 1e-5, atol: tol.atol ?? 1e-6, msg: what });
 }
 
-type Case = ExportOptions & { runs?: tr.Tensor[][]; rtol?: number; atol?: number };
+type Case = ExportOptions & { runs?: tr.Tensor[][]; rtol?: number; atol?: number; roundTrip?: boolean };
 
 /**
  * Export fn at args, then run the model in ONNX Runtime at args (and at every extra argument list in
@@ -79,7 +80,17 @@ async function check(fn: (...xs: tr.Tensor[]) => tr.Tensor | tr.Tensor[], args: 
     const res = await runOnnx(bytes, Object.fromEntries(inNames.map((n, i) => [n, xs[i]!])));
     const r = fn(...xs);
     const want = Array.isArray(r) ? r : [r];
-    want.forEach((w, i) => compare(res[outNames[i]!]!, w, c, `output ${outNames[i]} at input shapes ${xs.map((x) => `[${x.shape}]`).join(" ")}`));
+    const at = `at input shapes ${xs.map((x) => `[${x.shape}]`).join(" ")}`;
+    want.forEach((w, i) => compare(res[outNames[i]!]!, w, c, `output ${outNames[i]} ${at}`));
+    if (c.roundTrip !== false) {
+      // and back: Trident's own importer must read the exported model and compute the same
+      const back = load(bytes).run(Object.fromEntries(inNames.map((n, i) => [n, xs[i]!])));
+      want.forEach((w, i) => {
+        const b = back[outNames[i]!]!;
+        assert.deepEqual([...b.shape], [...w.shape], `round trip ${outNames[i]}: shape`);
+        assertClose(Array.from(b.dataSync()), Array.from(w.dataSync()), { rtol: c.rtol ?? 1e-5, atol: c.atol ?? 1e-6, msg: `round trip ${outNames[i]} ${at}` });
+      });
+    }
   }
   return bytes;
 }
@@ -133,11 +144,16 @@ for (const backend of BACKENDS) {
       await check((x: tr.Tensor, y: tr.Tensor) => [x.add(y), x.mul(y), x.div(y), tr.remainder(x, y), tr.maximum(x, y), x.neg(), x.abs()], [i, j]);
     });
 
+    t("float64 programs keep float64", async () => {
+      const a = data([3, 4], -1, 1, 31, "float64"), b = data([4, 2], -1, 1, 32, "float64");
+      await check((x: tr.Tensor, y: tr.Tensor) => [tr.tanh(tr.matmul(x, y)).add(1), x.exp().sum({ axis: 1 }), x.sin().mul(x)], [a, b], { rtol: 1e-12, atol: 1e-14 });
+    });
+
     t("reductions, argmax/argmin, cumsum", async () => {
       const x = data([3, 4, 5], -2, 2, 6);
       await check((a: tr.Tensor) => [a.sum(), a.sum({ axis: 1 }), a.max({ axis: [0, 2] }), a.min({ axis: -1, keepdims: true }), a.prod({ axis: 2 }), a.mean({ axis: 0 })], [x]);
       await check((a: tr.Tensor) => [a.argmax({ axis: 1 }), a.argmin({ axis: 2 }), a.cumsum({ axis: 1 }), a.greater(0).sum({ axis: 2 })], [x]);
-      for (const opset of [13, 18]) await check((a: tr.Tensor) => [a.max({ axis: 1 }), a.prod({ axis: 0 }), a.sum({ axis: 2 })], [x], { opset });
+      for (const opset of [13, 18]) await check((a: tr.Tensor) => [a.max({ axis: 1 }), a.prod({ axis: 0 }), a.sum({ axis: 2 }), a.greater(0).any({ axis: 1 }), a.greater(-1.5).all({ axis: [0, 1] })], [x], { opset });
     });
 
     t("shape primitives: reshape, transpose, slice, flip, concatenate, pad (negative and interior), iota", async () => {
@@ -206,6 +222,10 @@ for (const backend of BACKENDS) {
       };
       const scanBytes = await check(rnn, [x, data([3], -1, 1, 28)]);
       assert.ok(opTypes(scanBytes).includes("Scan"));
+      // the scanned length and the predicate's operand sizes as dynamic axes
+      await check(rnn, [x, data([3], -1, 1, 28)], { dynamicAxes: { input_0: { 0: "time" } }, runs: [[data([9, 3], -1, 1, 29), data([3])], [data([1, 3], -1, 1, 30), data([3])]] });
+      const zeroOr = (a: tr.Tensor) => tr.lax.cond(a.sum().greater(0), (v: tr.Tensor) => tr.zerosLike(v), (v: tr.Tensor) => v.mul(tr.arange(3).astype("float32")), a) as tr.Tensor;
+      await check(zeroOr, [x], { dynamicAxes: { input: { 0: "batch" } }, runs: [[x.neg()], [data([6, 3], 0, 1, 31)], [data([2, 3], -1, 0, 32)]] });
       const cube = (a: tr.Tensor) => tr.lax.fori(0, 3, (_i: tr.Tensor, y: tr.Tensor) => y.mul(a), tr.onesLike(a)) as tr.Tensor;
       await check(cube, [x]);
       const rev = (a: tr.Tensor) => tr.lax.scan((c: tr.Tensor) => [c.add(1), c.mul(a)], tr.zeros([]), null, { length: 4, reverse: true })[1] as tr.Tensor;
@@ -241,6 +261,25 @@ for (const backend of BACKENDS) {
         compare((await runOnnx(cb, { input: x }))["output"]!, (cnn as nn.Sequential).forward(x), { rtol: 1e-4, atol: 1e-5 }, `cnn batch ${n}`);
       }
       assert.ok(cnn.training, "exportModule restores training mode");
+      const x4 = data([4, 1, 28, 28], 0, 1, 45);
+      const back = load(cb).run({ input: x4 })["output"]!;
+      assertClose(Array.from(back.dataSync()), Array.from((cnn as nn.Sequential).forward(x4).dataSync()), { rtol: 1e-4, atol: 1e-5, msg: "cnn round trip" });
+    });
+
+    t("more layers with dynamic batch: BatchNorm (eval), Dropout, pooling, GELU, LayerNorm, Softmax, Embedding, LSTM, GRU", async () => {
+      const net = new nn.Sequential(new nn.Conv2d(3, 8, 3, { padding: 1 }), new nn.BatchNorm2d(8), new nn.ReLU(), new nn.Dropout(0.3), new nn.AdaptiveAvgPool2d(1), new nn.Flatten(), new nn.Linear(8, 4), new nn.GELU(), new nn.LayerNorm(4), new nn.Softmax(-1));
+      // running statistics that are not the initial 0/1, so eval-mode normalisation is visible
+      net.train();
+      tr.noGrad(() => net.forward(data([6, 3, 8, 8], -1, 2, 33)));
+      net.eval();
+      await check((x: tr.Tensor) => net.forward(x) as tr.Tensor, [data([2, 3, 8, 8], -1, 1, 34)], { dynamicAxes: { input: { 0: "batch" } }, runs: [[data([5, 3, 8, 8], -1, 1, 35)]], rtol: 1e-4, atol: 1e-6 });
+      const emb = new nn.Embedding(10, 4);
+      await check((i: tr.Tensor) => emb.forward(i) as tr.Tensor, [tr.tensor([[1, 2], [3, 9]], { dtype: "int32" })], { dynamicAxes: { input: { 0: "b", 1: "s" } }, runs: [[tr.tensor([[1, 2, 5], [3, 9, 0], [0, 0, 7]], { dtype: "int32" })]] });
+      const lstm = new nn.LSTM(4, 6, { batchFirst: true }), gru = new nn.GRU(4, 5, { numLayers: 2 });
+      const rec = (x: tr.Tensor, y: tr.Tensor) => [(lstm.forward(x) as unknown as tr.Tensor[])[0]!, (gru.forward(y) as unknown as tr.Tensor[])[0]!];
+      await check(rec, [data([2, 5, 4], -1, 1, 36), data([3, 2, 4], -1, 1, 37)], { dynamicAxes: { input_0: { 0: "batch" }, input_1: { 1: "batch" } }, runs: [[data([4, 5, 4], -1, 1, 38), data([3, 4, 4], -1, 1, 39)]], rtol: 1e-4, atol: 1e-6 });
+      // the layers unroll over time in JS, so a dynamic sequence length is refused with the reason
+      assert.throws(() => exportFunction(rec, [data([2, 5, 4]), data([3, 2, 4])], { dynamicAxes: { input_0: { 1: "seq" } } }), /unrolls differently at each size/);
     });
 
     t("a Transformer encoder layer with dynamic batch and sequence length", async () => {

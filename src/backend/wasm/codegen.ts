@@ -102,7 +102,7 @@ export function compileKernelModule(k: Kernel, opts: CodegenOptions): CompiledKe
   if (rank === 0) storeScalar();
   else if (plan === "vector") {
     const u = rank - 1;
-    const loopInner = () => vectorLoop(f, sg, deps, counts, k, u, rank === 1 ? () => f.get(endP) : () => f.i32(k.shape[u]!), o, nIn);
+    const loopInner = () => vectorLoop(f, sg, deps, counts, k, u, rank === 1 ? () => f.get(endP) : () => f.i32(k.shape[u]!), o, nIn, rank === 1 || k.shape[u]! >= 16);
     if (rank === 1) {
       f.get(startP).set(f.varLocal(0));
       loopInner();
@@ -138,7 +138,7 @@ export function buildModule(f: Fn, opts: CodegenOptions, nParams: number): Uint8
  * The innermost output loop with four outputs per iteration (then a scalar remainder). Variable u runs
  * from its current value to `end`; o is the flat output index, advanced with it.
  */
-function vectorLoop(f: Fn, sg: ScalarGen, deps: Deps, counts: Map<Expr, number>, k: Kernel, u: number, end: () => void, o: number, nIn: number): void {
+function vectorLoop(f: Fn, sg: ScalarGen, deps: Deps, counts: Map<Expr, number>, k: Kernel, u: number, end: () => void, o: number, nIn: number, unroll: boolean): void {
   const vg = new VecGen(f, sg, deps, u, counts);
   const roots = k.outs.map((x) => x.expr);
   const bound = new Set<number>([u]);
@@ -149,10 +149,7 @@ function vectorLoop(f: Fn, sg: ScalarGen, deps: Deps, counts: Map<Expr, number>,
   const last = f.local(T.i32);
   end();
   f.i32(4).op(Op.i32_sub).set(last);
-  vg.scoped(() => {
-    vg.hoist(roots, bound);
-    f.op(Op.block, T.void, Op.loop, T.void);
-    f.get(ul).get(last).op(Op.i32_gt_s, Op.br_if).u32(1);
+  const step = () => {
     vg.scoped(() =>
       k.outs.forEach((out, j) => {
         const size = elemBytes[out.dt];
@@ -161,6 +158,20 @@ function vectorLoop(f: Fn, sg: ScalarGen, deps: Deps, counts: Map<Expr, number>,
     );
     f.get(o).i32(4).op(Op.i32_add).set(o);
     f.get(ul).i32(4).op(Op.i32_add).set(ul);
+  };
+  vg.scoped(() => {
+    vg.hoist(roots, bound);
+    // two vectors per iteration (independent work for the out-of-order core, half the loop overhead)
+    if (unroll) {
+      f.op(Op.block, T.void, Op.loop, T.void);
+      f.get(ul).i32(4).op(Op.i32_add).get(last).op(Op.i32_gt_s, Op.br_if).u32(1);
+      step();
+      step();
+      f.op(Op.br).u32(0).op(Op.end, Op.end);
+    }
+    f.op(Op.block, T.void, Op.loop, T.void);
+    f.get(ul).get(last).op(Op.i32_gt_s, Op.br_if).u32(1);
+    step();
     f.op(Op.br).u32(0).op(Op.end, Op.end);
   });
   // remainder, one element at a time

@@ -46,6 +46,8 @@ export interface WasmBackendOptions {
   threads?: number;
   /** Memory limit in 64 KiB pages (default 65536 = 4 GiB). */
   maxPages?: number;
+  /** Estimated operations above which a kernel is split across threads (default 2^17; 0 splits every kernel). */
+  parallelWork?: number;
 }
 
 /**
@@ -63,6 +65,7 @@ export class WasmBackend implements Backend {
   private byKernel = new WeakMap<Kernel, WasmExecutable>();
   private nextId = 1;
   private need = 0;
+  private parallelWork: number;
   private scratchOf: (t: number) => number;
   private pool: Pool | null = null;
   /** Per-thread scratch (packed panels), index 0 for the calling thread. */
@@ -72,6 +75,7 @@ export class WasmBackend implements Backend {
     const shared = opts.shared ?? threadsPossible();
     this.heap = new Heap({ shared, maxPages: opts.maxPages });
     this.relaxed = relaxedSimd();
+    this.parallelWork = opts.parallelWork ?? PARALLEL_WORK;
     this.setThreads(opts.threads ?? defaultThreads());
     this.scratchOf = (t) => this.scratchFor(t, this.need);
   }
@@ -175,7 +179,7 @@ export class WasmBackend implements Backend {
     const info = e.info;
     const n = nIn + nOut;
     args[n + 2] = info.scratch > 0 ? this.scratchFor(0, info.scratch) : 0;
-    if (this.pool && info.work >= PARALLEL_WORK && info.rows > 1 && e.workerSafe) {
+    if (this.pool && info.work >= this.parallelWork && info.rows > 1 && e.workerSafe) {
       this.need = info.scratch;
       this.pool.run(e, n, info.scratch > 0 ? this.scratchOf : noScratch);
       return;

@@ -21,38 +21,70 @@ const ERF_P = [1.128379165738556, -0.37612625857333815, 0.11283585411121164, -0.
 // erfc(x) on [1, 4] as a polynomial in x − 2.5 (absolute error 3.4e-8, below half an ulp of erf there)
 const ERFC_R = [4.069231180714464e-4, -2.1781098087172131e-3, 5.4469912014861715e-3, -8.3527040950284546e-3, 8.6131894240494902e-3, -6.1057779308232368e-3, 2.8229768662978096e-3, -5.6544799415508113e-4, -2.9133309052396372e-4, 2.7439345296704929e-4, -5.9677053804608133e-5, -1.9104429140357909e-5, 8.7484395631760952e-6, -3.1453267281353206e-7];
 const SIGN = -0x80000000;
+const MAGIC = 12582912; // 1.5·2^23
+const MAGIC_BITS = 0x4b400000;
 
 class VM {
   constructor(private f: Fn) {}
   tmp(): number {
     return this.f.local(T.v128);
   }
-  /** Horner evaluation of Σ c[i]·x^i with x in a local; leaves the value on the stack. */
+  /**
+   * Σ c[i]·x^i with x in a local, left on the stack. Estrin's scheme (pairs combined with x², x⁴, …)
+   * keeps the dependency chain logarithmic in the degree, so independent lanes of work overlap.
+   */
   horner(x: number, c: readonly number[]): void {
     const f = this.f;
-    f.vsplatF(c[c.length - 1]!);
-    for (let i = c.length - 2; i >= 0; i--) {
-      f.get(x).v(V.f32x4_mul);
-      f.vsplatF(c[i]!).v(V.f32x4_add);
+    // terms of the current level, each either a constant or a local
+    let terms: ({ k: number } | { l: number })[] = c.map((k) => ({ k }));
+    let pw = x;
+    const push = (t: { k: number } | { l: number }) => ("k" in t ? f.vsplatF(t.k) : f.get(t.l));
+    while (terms.length > 1) {
+      const next: ({ k: number } | { l: number })[] = [];
+      for (let i = 0; i < terms.length; i += 2) {
+        const lo = terms[i]!, hi = terms[i + 1];
+        if (!hi) {
+          next.push(lo);
+          continue;
+        }
+        const l = this.tmp();
+        // lo + pw·hi
+        push(hi);
+        f.get(pw).v(V.f32x4_mul);
+        push(lo);
+        f.v(V.f32x4_add).set(l);
+        next.push({ l });
+      }
+      terms = next;
+      if (terms.length > 1) {
+        const sq = this.tmp();
+        f.get(pw).get(pw).v(V.f32x4_mul).set(sq);
+        pw = sq;
+      }
     }
+    push(terms[0]!);
   }
   exp(x: number): number {
     const f = this.f;
-    const xc = this.tmp(), n = this.tmp(), r = this.tmp(), ni = this.tmp(), out = this.tmp();
-    // clamping keeps 2^n in range (exp(89) overflows, exp(-104) underflows to 0); NaN passes through
-    f.get(x).vsplatF(-104).v(V.f32x4_max).vsplatF(89).v(V.f32x4_min).set(xc);
-    f.get(xc).vsplatF(LOG2E).v(V.f32x4_mul).v(V.f32x4_nearest).set(n);
+    const xc = this.tmp(), t = this.tmp(), n = this.tmp(), r = this.tmp(), ni = this.tmp(), e1 = this.tmp(), out = this.tmp();
+    // clamp so that 2^n stays in range (exp(89) overflows, exp(-104) underflows to 0); pmin/pmax are
+    // single instructions and pass NaN through
+    f.get(x).vsplatF(-104).v(V.f32x4_pmax).vsplatF(89).v(V.f32x4_pmin).set(xc);
+    // n = round(x·log2 e): adding 1.5·2^23 rounds to an integer and leaves it in the low mantissa bits
+    f.get(xc).vsplatF(LOG2E).v(V.f32x4_mul).vsplatF(MAGIC).v(V.f32x4_add).set(t);
+    f.get(t).vsplatF(MAGIC).v(V.f32x4_sub).set(n);
     f.get(xc).get(n).vsplatF(LN2_HI).v(V.f32x4_mul).v(V.f32x4_sub);
     f.get(n).vsplatF(LN2_LO).v(V.f32x4_mul).v(V.f32x4_sub).set(r);
     // p = 1 + r + r²·Q(r)
     this.horner(r, EXP_Q);
     f.get(r).get(r).v(V.f32x4_mul).v(V.f32x4_mul);
     f.get(r).v(V.f32x4_add).vsplatF(1).v(V.f32x4_add).set(out);
-    // scale by 2^n in two halves so that subnormal results round once and large ones overflow to inf
-    f.get(n).v(V.i32x4_trunc_sat_f32x4_s).set(ni);
-    f.get(out);
-    f.get(ni).i32(1).v(V.i32x4_shr_s).vsplatI(127).v(V.i32x4_add).i32(23).v(V.i32x4_shl).v(V.f32x4_mul);
-    f.get(ni).get(ni).i32(1).v(V.i32x4_shr_s).v(V.i32x4_sub).vsplatI(127).v(V.i32x4_add).i32(23).v(V.i32x4_shl).v(V.f32x4_mul);
+    // scale by 2^n in two halves (2^(n>>1) · 2^(n−(n>>1))) so that subnormal results round once and
+    // large ones overflow to inf
+    f.get(t).vsplatI(MAGIC_BITS).v(V.i32x4_sub).set(ni);
+    f.get(ni).i32(1).v(V.i32x4_shr_s).i32(23).v(V.i32x4_shl).set(e1);
+    f.get(out).get(e1).vsplatI(127 << 23).v(V.i32x4_add).v(V.f32x4_mul);
+    f.get(ni).i32(23).v(V.i32x4_shl).get(e1).v(V.i32x4_sub).vsplatI(127 << 23).v(V.i32x4_add).v(V.f32x4_mul);
     f.set(out);
     return out;
   }

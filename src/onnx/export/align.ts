@@ -66,7 +66,10 @@ export function alignTraces(plan: FitPlan, traces: readonly ClosedJaxpr[]): Anno
   const jaxpr = (js: readonly Jaxpr[], path: string) => {
     const j0 = js[0]!;
     const same = (f: (j: Jaxpr) => number, what: string) => {
-      if (js.some((j) => f(j) !== f(j0))) mismatch(path, `${js.map(f).join(" vs ")} ${what}`);
+      if (js.some((j) => f(j) !== f(j0))) {
+        const at = js.map((j, t) => `${f(j)} ${what} at ${[...traceValues(plan, t)].map(([s, n]) => `${s}=${n}`).join(",")}`);
+        mismatch(path, `${at.join("; ")} (a JS loop or branch over a dynamic size unrolls differently at each size)`);
+      }
     };
     same((j) => j.inBinders.length, "inputs");
     same((j) => j.eqns.length, "equations");

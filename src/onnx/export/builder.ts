@@ -8,7 +8,7 @@ import { TridentError } from "../../core/errors.js";
 import { coerce, f32ToBf16, f32ToF16, storageArray, type DType } from "../../core/dtype.js";
 import type { Tensor } from "../../tensor.js";
 import { AttrType, DataType, type OnnxAttribute, type OnnxDim, type OnnxGraphProto, type OnnxNodeProto, type OnnxTensorProto, type OnnxValueInfo } from "../proto.js";
-import { Poly, dimEq, isStatic, type SymDim } from "./poly.js";
+import { dimEq, isStatic, type SymDim } from "./poly.js";
 
 /**
  * A value in the ONNX graph. `shape` is the tensor's actual shape, which may be smaller than the
@@ -274,5 +274,3 @@ export function broadcastShapes(shapes: readonly (readonly SymDim[])[]): SymDim[
   }
   return out;
 }
-
-export { Poly };

@@ -55,18 +55,6 @@ export function dimEq(a: SymDim, b: SymDim): boolean {
   return a.key() === b.key();
 }
 
-export const dimsEq = (a: readonly SymDim[], b: readonly SymDim[]): boolean => a.length === b.length && a.every((d, i) => dimEq(d, b[i]!));
-
-export const dimStr = (d: SymDim): string => String(d);
-export const fmtDims = (ds: readonly SymDim[]): string => `[${ds.map(dimStr).join(",")}]`;
-
-/** The symbols a dimension mentions. */
-export function symbolsOf(d: SymDim): string[] {
-  if (typeof d === "number") return [];
-  const s = new Set<string>();
-  for (const k of d.terms.keys()) if (k) for (const n of k.split("*")) s.add(n);
-  return [...s];
-}
 
 /**
  * The sizes each symbol takes in the traces: corner traces put symbol i at `base[i]` or `base[i] + 1`

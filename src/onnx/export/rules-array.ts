@@ -4,7 +4,6 @@
  * on a dynamic axis, int64 values computed from the inputs' runtime shapes.
  */
 import { TridentError } from "../../core/errors.js";
-import type { DType } from "../../core/dtype.js";
 import { range } from "../../core/prims/util.js";
 import type { OVal } from "./builder.js";
 import { elemOf, rule, type EqnCtx } from "./emit.js";
@@ -41,7 +40,9 @@ rule("broadcast_in_dim", (c) => {
 
 rule("reshape", (c) => {
   const target = c.outShapes[0]!;
-  return full(c, c.em.op("Reshape", [c.mat(0), reshapeVec(c, target)], target.some((d) => d === 0) ? { allowzero: 1 } : {}));
+  // a literal 0 in Reshape's shape means "copy"; allowzero (opset 14) makes it a size
+  const zero = target.some((d) => d === 0) && c.em.opset >= 14;
+  return full(c, c.em.op("Reshape", [c.mat(0), reshapeVec(c, target)], zero ? { allowzero: 1 } : {}));
 });
 
 /** The shape operand of a Reshape: one symbolic entry can be left to Reshape as −1. */
@@ -150,12 +151,16 @@ const REDUCE: Record<string, string> = { reduce_sum: "ReduceSum", reduce_max: "R
 rule(Object.keys(REDUCE), (c) => {
   const axes = nums(c, c.p["axes"], "axes");
   let x = c.mat(0);
-  if (c.inDtypes[0] !== c.outDtypes[0]) x = c.em.op("Cast", [x], { to: elemOf(c.outDtypes[0]!) });
+  const outDt = c.outDtypes[0]!;
+  // ONNX reductions take no bools (any/all are max/min of bools): reduce them as int32
+  const via = outDt === "bool" ? "int32" : outDt;
+  if (c.inDtypes[0] !== via) x = c.em.op("Cast", [x], { to: elemOf(via) });
   if (axes.length === 0) return full(c, x);
   const op = REDUCE[c.prim]!;
   // ReduceSum takes its axes as an input from opset 13, the others from opset 18
   const asInput = op === "ReduceSum" || c.em.opset >= 18;
-  const name = asInput ? c.em.op(op, [x, c.em.i64(axes)], { keepdims: 0 }) : c.em.op(op, [x], { axes, keepdims: 0 });
+  let name = asInput ? c.em.op(op, [x, c.em.i64(axes)], { keepdims: 0 }) : c.em.op(op, [x], { axes, keepdims: 0 });
+  if (via !== outDt) name = c.em.op("Cast", [name], { to: elemOf(outDt) });
   return full(c, name);
 });
 
@@ -173,9 +178,8 @@ rule("cumsum", (c) => {
 // ---------------------------------------------------------------- indexing
 
 /** Indices clamped into [0, n) as int64, which is what gather and scatter_add do in Trident. */
-function clampedIndices(c: EqnCtx, idx: string, idxDtype: DType, n: SymDim): string {
+function clampedIndices(c: EqnCtx, idx: string, n: SymDim): string {
   const em = c.em;
-  void idxDtype;
   const i64 = em.op("Cast", [idx], { to: INT64 });
   const hiMinus1 = isStatic(n) ? em.i64([Math.max(n - 1, 0)], []) : em.op("Sub", [em.dimScalar(n), em.i64([1], [])]);
   return em.op("Max", [em.op("Min", [i64, hiMinus1]), em.i64([0], [])]);
@@ -184,7 +188,7 @@ function clampedIndices(c: EqnCtx, idx: string, idxDtype: DType, n: SymDim): str
 rule("gather", (c) => {
   const axis = staticOnly(c.prim, "axis", c.p["axis"] as SymDim);
   const n = c.inShapes[0]![axis]!;
-  const idx = clampedIndices(c, c.mat(1), c.inDtypes[1]!, n);
+  const idx = clampedIndices(c, c.mat(1), n);
   return full(c, c.em.op("GatherElements", [c.mat(0), idx], { axis }));
 });
 
@@ -192,7 +196,7 @@ rule("scatter_add", (c) => {
   needOpset(c, 16, "ScatterElements with reduction=add");
   const axis = staticOnly(c.prim, "axis", c.p["axis"] as SymDim);
   const n = c.inShapes[0]![axis]!;
-  const idx = clampedIndices(c, c.mat(1), c.inDtypes[1]!, n);
+  const idx = clampedIndices(c, c.mat(1), n);
   return full(c, c.em.op("ScatterElements", [c.mat(0), idx, c.mat(2)], { axis, reduction: "add" }));
 });
 

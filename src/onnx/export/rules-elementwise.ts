@@ -4,7 +4,7 @@
  * operators broadcast them, so a scalar constant never becomes a full tensor.
  */
 import { TridentError } from "../../core/errors.js";
-import { isFloat, isInt, type DType } from "../../core/dtype.js";
+import { isFloat } from "../../core/dtype.js";
 import { broadcastShapes, type Emitter, type OVal } from "./builder.js";
 import { elemOf, rule, type EqnCtx } from "./emit.js";
 
@@ -144,5 +144,3 @@ rule("erfinv", (c) => {
 export function needOpset(c: { em: Emitter; prim: string }, v: number, what: string): void {
   if (c.em.opset < v) throw new TridentError(`onnx.export: ${c.prim}: ${what} needs opset ${v} or later, exporting at opset ${c.em.opset}`);
 }
-
-export const isIntDtype = (d: DType): boolean => isInt(d);

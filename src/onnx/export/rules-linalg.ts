@@ -78,6 +78,7 @@ export function fuseGemmBias(c: EqnCtx): OVal[] | null {
     const pending = c.jx.pendingGemm.get(c.ins[k]!.name);
     if (!pending || pending.nodes !== c.em.scope.nodes) continue;
     const other = c.ins[1 - k]!;
+    if (other.name === c.ins[k]!.name) continue;
     // C broadcasts unidirectionally to [M, N]; a lazily broadcast bias is exactly that
     if (other.shape.length > 2) continue;
     c.jx.pendingGemm.delete(c.ins[k]!.name);

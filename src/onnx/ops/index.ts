@@ -7,3 +7,8 @@ import "./indexing.js";
 import "./loss.js";
 import "./resize.js";
 import "./control.js";
+import "./attention.js";
+import "./rnn.js";
+import "./quant.js";
+import "./signal.js";
+import "./misc.js";
