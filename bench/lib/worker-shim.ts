@@ -107,7 +107,7 @@ export class ShimWorker extends EventEmitter {
   onerror: ((e: { message: string; error: unknown }) => void) | null = null;
   onmessageerror: Listener | null = null;
   private readonly w: NodeWorker;
-  private readonly listeners = new Set<Listener>();
+  private readonly browserListeners = new Set<Listener>();
   private queue: Promise<void>;
   // posts wait behind the source and behind Blob reads; otherwise they go out synchronously,
   // because Emscripten's main thread may block on Atomics right after posting "run"
@@ -148,7 +148,7 @@ export class ShimWorker extends EventEmitter {
     }
     const ev = { data, target: this };
     this.onmessage?.(ev);
-    for (const fn of this.listeners) fn(ev);
+    for (const fn of this.browserListeners) fn(ev);
   }
 
   postMessage(msg: unknown, transfer?: readonly TransferListItem[] | { transfer?: TransferListItem[] }): void {
@@ -162,12 +162,12 @@ export class ShimWorker extends EventEmitter {
   }
 
   addEventListener(type: string, fn: Listener): void {
-    if (type === "message") this.listeners.add(fn);
+    if (type === "message") this.browserListeners.add(fn);
     else if (type === "error") this.on("error", fn);
   }
 
   removeEventListener(type: string, fn: Listener): void {
-    if (type === "message") this.listeners.delete(fn);
+    if (type === "message") this.browserListeners.delete(fn);
     else if (type === "error") this.off("error", fn);
   }
 

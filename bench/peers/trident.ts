@@ -134,6 +134,7 @@ impls.dispatch = async () => {
 
 if (backend === "ref") for (const k of Object.keys(impls)) if (!REF_ROWS.has(k)) impls[k] = async () => "ref runs only the cheap rows";
 
-const report = await runWorkloads(`trident-${backend}`, { backend, threads: cfg.threads || "per core" }, impls, args);
+const info = backend === "wasm" ? { backend, threads: cfg.threads || "one per core" } : { backend };
+const report = await runWorkloads(`trident-${backend}`, info, impls, args);
 emit(report);
 process.exit(0);

@@ -5,7 +5,7 @@
 import * as tr from "../index.js";
 import { TridentError } from "../core/errors.js";
 import { intFlag, numFlag, parseArgs, strFlag, type ParsedArgs } from "./args.js";
-import { mnistModel, type MnistModel } from "./models.js";
+import { mnistModel, type MnistModel } from "../nn/models/mnist.js";
 import { decodePng } from "./png.js";
 import { shifted } from "./augment.js";
 

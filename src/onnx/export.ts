@@ -15,7 +15,7 @@ import { Tensor } from "../tensor.js";
 import { noGrad } from "../tape.js";
 import { functionalCall, type Module } from "../nn/module.js";
 import { loadCheckpoint } from "../io/checkpoint.js";
-import { mnistModel, type MnistModel } from "../cli/models.js";
+import { mnistModel, type MnistModel } from "../nn/models/mnist.js";
 import { zeros } from "../ops/creation.js";
 import { encodeModel, type OnnxGraphProto, type OnnxModelProto, type OnnxNodeProto } from "./proto.js";
 import { alignTraces } from "./export/align.js";

@@ -6,7 +6,6 @@
 import { fail, fmtShape } from "../core/errors.js";
 import type { TypedArray } from "../core/dtype.js";
 import { Tensor } from "../tensor.js";
-import { Tracer } from "../core/trace.js";
 import { OnnxUnsupportedError } from "./errors.js";
 import { MAX_OPSET, ModelContext, Scope, type PreparedGraph } from "./graph.js";
 import { lookup } from "./ops/registry.js";
@@ -200,12 +199,12 @@ export class OnnxModel {
     } else {
       v = hostFeed(name, f as OnnxArrayFeed, declared);
     }
-    if (type && type.kind === "tensor" && type.shape) checkShape(what, v.shape, type.shape, v.t instanceof Tracer);
+    if (type && type.kind === "tensor" && type.shape) checkShape(what, v.shape, type.shape);
     return v;
   }
 }
 
-function checkShape(what: string, got: readonly number[], want: readonly OnnxDim[], _traced: boolean): void {
+function checkShape(what: string, got: readonly number[], want: readonly OnnxDim[]): void {
   if (got.length !== want.length) fail("onnx.run", `${what} must have rank ${want.length} (shape [${want.map((d) => d ?? "?").join(",")}]), got shape ${fmtShape(got)}`);
   want.forEach((d, i) => {
     if (typeof d === "number" && d > 0 && got[i] !== d) fail("onnx.run", `${what} must have shape [${want.map((x) => x ?? "?").join(",")}], got ${fmtShape(got)} (axis ${i})`);
@@ -229,8 +228,10 @@ function hostFeed(name: string, f: OnnxArrayFeed, declared: number): TVal {
   const exactish = (a: number, b: number) => a === b || (a === DataType.BOOL && b === DataType.UINT8) || (a === DataType.INT64 && b === DataType.INT32);
   if (ArrayBuffer.isView(d) && !exactish(elem, natural)) fail("onnx.run", `${what} has type ${dataTypeName(elem)} but the data fed is a ${d.constructor.name}`);
   dtypeOf(elem, what);
-  const host = d instanceof BigInt64Array || d instanceof BigUint64Array ? Float64Array.from(d, Number) : Array.isArray(d) ? Float64Array.from(d as ArrayLike<number>, Number) : (d as ArrayLike<number>);
-  return new TVal(elem, shape, undefined, host, name);
+  const big = d instanceof BigInt64Array || d instanceof BigUint64Array;
+  const host = big ? Float64Array.from(d, Number) : Array.isArray(d) ? Float64Array.from(d as ArrayLike<number>, Number) : (d as ArrayLike<number>);
+  const exact = big && (elem === DataType.INT64 || elem === DataType.UINT64) ? (elem === DataType.INT64 ? BigInt64Array.from(d, (v) => BigInt.asIntN(64, v)) : BigUint64Array.from(d, (v) => BigInt.asUintN(64, v))) : undefined;
+  return new TVal(elem, shape, undefined, host, name, exact);
 }
 
 /** Initializer names some node reads as concrete numbers (not parameters). */

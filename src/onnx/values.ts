@@ -94,6 +94,8 @@ export class TVal {
     readonly host?: ArrayLike<number>,
     /** A name for error messages. */
     readonly name = "",
+    /** Exact 64-bit integers, where the value came from the file or a feed (host numbers lose bits past 2^53). */
+    readonly exact?: BigInt64Array | BigUint64Array,
   ) {
     this._t = t;
   }
@@ -213,7 +215,7 @@ export function tensorFromProto(tp: OnnxTensorProto, external?: ExternalReader):
     raw = external(loc, num("offset") ?? 0, num("length"));
   }
   const host = raw !== undefined ? fromRaw(elem, raw, n, what) : fromTyped(tp, elem, n, what);
-  return new TVal(elem, tp.dims, undefined, host, tp.name);
+  return new TVal(elem, tp.dims, undefined, host, tp.name, exact64(tp, elem, raw));
 }
 
 /** A copy in a fresh buffer (Node's Buffer.slice would share memory). */
@@ -221,6 +223,17 @@ function copyBytes(b: Uint8Array): Uint8Array {
   const c = new Uint8Array(b.length);
   c.set(b);
   return c;
+}
+
+/** The exact 64-bit integers of an int64/uint64 tensor. */
+function exact64(tp: OnnxTensorProto, elem: number, raw: Uint8Array | undefined): BigInt64Array | BigUint64Array | undefined {
+  if (elem !== DataType.INT64 && elem !== DataType.UINT64) return undefined;
+  if (raw !== undefined) {
+    const b = raw.byteOffset % 8 === 0 ? raw : copyBytes(raw);
+    return elem === DataType.INT64 ? new BigInt64Array(b.buffer as ArrayBuffer, b.byteOffset, b.length / 8) : new BigUint64Array(b.buffer as ArrayBuffer, b.byteOffset, b.length / 8);
+  }
+  if (elem === DataType.INT64) return BigInt64Array.from(tp.int64Data ?? []);
+  return BigUint64Array.from(tp.uint64Data ?? [], (v) => BigInt.asUintN(64, v));
 }
 
 function fromRaw(elem: number, raw: Uint8Array, n: number, what: string): ArrayLike<number> {
@@ -301,6 +314,16 @@ export function toNative(v: TVal): NativeTensor {
   const src: ArrayLike<number> = v.host ?? v.values("onnx", "an output");
   const dtype = dataTypeName(v.elem);
   const shape = [...v.shape];
+  if (v.exact) return { dtype, shape, data: v.exact };
+  if (v.elem === DataType.INT64 || v.elem === DataType.UINT64) {
+    // host numbers are exact to 2^53; past that only the saturated INT64 bounds are meaningful
+    for (let i = 0; i < src.length; i++) {
+      const x = Math.abs(src[i]!);
+      if (x > 2 ** 53 && x !== 2 ** 63 && x !== 2 ** 64) {
+        throw new OnnxUnsupportedError(`onnx: ${dtype} output holds ${src[i]} at flat index ${i}, beyond 2^53, which was computed without an exact 64-bit copy`);
+      }
+    }
+  }
   switch (v.elem) {
     case DataType.INT64: return { dtype, shape, data: BigInt64Array.from(src, (x) => toBig(x, -(2n ** 63n), 2n ** 63n - 1n)) };
     case DataType.UINT64: return { dtype, shape, data: BigUint64Array.from(src, (x) => toBig(x, 0n, 2n ** 64n - 1n)) };

@@ -17,6 +17,7 @@ import type { AnyPrimitive, Params } from "../core/primitive.js";
 import { fuse, type FusionCosts, type Graph, type GraphNode, type GraphValue, type Step } from "../ir/fuse.js";
 import { orderSteps, planBuffers, type BufferPlan, type PlanStats } from "../ir/schedule.js";
 import type { Access, Expr, VarGen } from "../ir/expr.js";
+import { formatKernel } from "../ir/print.js";
 import { EagerTensor, Tensor } from "../tensor.js";
 
 type LowerFn = (ins: readonly Access[], ix: readonly Expr[], ctx: unknown) => Expr[];
@@ -176,6 +177,11 @@ export class CompiledProgram {
 
   /** The kernel listing: one line per kernel (inputs -> outputs [fused primitives]) and the memory plan. */
   toString(): string {
+    return this.listing();
+  }
+
+  /** The kernel listing; with `expressions`, each kernel's IR follows its line. */
+  listing(opts: { expressions?: boolean } = {}): string {
     const st = this.plan.stats;
     const lines = [
       `${this.numPrimitives} primitives -> ${this.numKernels} kernels` + (this.numOps ? ` + ${this.numOps} ops` : "") +
@@ -186,6 +192,12 @@ export class CompiledProgram {
     for (const s of this.summary()) {
       const head = s.kind === "kernel" ? `k${k++}` : "op";
       lines.push(`${head}: (${s.inputs.join(", ")}) -> ${s.outputs.join(", ")}  [${s.prims.join(" ")}]`);
+    }
+    if (opts.expressions) {
+      let j = 0;
+      this.plan.steps.forEach((s, i) => {
+        if (s.kind === "kernel") lines.splice(1 + i + j++ + 1, 0, formatKernel(s.fused.kernel).replace(/^/gm, "    "));
+      });
     }
     return lines.join("\n");
   }
@@ -308,9 +320,12 @@ export function runJaxpr(closed: ClosedJaxpr, args: readonly Tensor[]): Tensor[]
   return compileJaxpr(closed, first ? first.backend : getBackend()).run(args);
 }
 
-/** The kernel listing of a closed jaxpr for a backend: `console.log(describeKernels(tr.makeJaxpr(f)(x)))`. */
-export function describeKernels(closed: ClosedJaxpr, backend: Backend = getBackend()): string {
-  return compileJaxpr(closed, backend).toString();
+/**
+ * The kernel listing of a closed jaxpr for a backend: `console.log(describeKernels(tr.makeJaxpr(f)(x)))`;
+ * with `expressions`, each kernel's IR too.
+ */
+export function describeKernels(closed: ClosedJaxpr, opts: { backend?: Backend; expressions?: boolean } = {}): string {
+  return compileJaxpr(closed, opts.backend ?? getBackend()).listing(opts);
 }
 
 export type { PlanStats, Step };

@@ -81,7 +81,7 @@ function readValue(onnx: OnnxModule, bytes: Uint8Array, kind: string): import(".
   return { kind: "tensor", tensor: P.decodeTensor(bytes) };
 }
 
-type Expected = { dtype: string; shape: number[]; data: ArrayLike<number> } | Expected[] | null;
+type Expected = { dtype: string; shape: number[]; data: ArrayLike<number>; exact?: BigInt64Array | BigUint64Array } | Expected[] | null;
 
 async function loadValues() {
   return import("../../src/onnx/values.js");
@@ -90,7 +90,7 @@ async function loadValues() {
 function toExpected(values: Awaited<ReturnType<typeof loadValues>>, onnx: OnnxModule, v: import("../../src/onnx/proto.js").OnnxValueProto): Expected {
   if (v.kind === "tensor") {
     const t = values.tensorFromProto(v.tensor);
-    return { dtype: onnx.proto.dataTypeName(v.tensor.dataType), shape: [...t.shape], data: t.host! };
+    return { dtype: onnx.proto.dataTypeName(v.tensor.dataType), shape: [...t.shape], data: t.host!, exact: t.exact };
   }
   if (v.kind === "sequence") return v.items.map((x) => toExpected(values, onnx, x));
   if (v.kind === "optional") return v.value ? toExpected(values, onnx, v.value) : null;
@@ -100,7 +100,7 @@ function toExpected(values: Awaited<ReturnType<typeof loadValues>>, onnx: OnnxMo
 function toFeed(values: Awaited<ReturnType<typeof loadValues>>, onnx: OnnxModule, v: import("../../src/onnx/proto.js").OnnxValueProto): import("../../src/onnx/index.js").OnnxFeed {
   if (v.kind === "tensor") {
     const t = values.tensorFromProto(v.tensor);
-    return bigFeed(v.tensor.dataType, t.shape, t.host!);
+    return bigFeed(v.tensor.dataType, t.shape, t.host!, t.exact);
   }
   if (v.kind === "sequence") return v.items.map((x) => toFeed(values, onnx, x));
   if (v.kind === "optional") return v.value ? toFeed(values, onnx, v.value) : null;
@@ -108,13 +108,13 @@ function toFeed(values: Awaited<ReturnType<typeof loadValues>>, onnx: OnnxModule
 }
 
 /** Feed host numbers as the typed array of their ONNX type (int64 as BigInt64Array, as a user would). */
-function bigFeed(elem: number, shape: readonly number[], host: ArrayLike<number>): import("../../src/onnx/index.js").OnnxArrayFeed {
+function bigFeed(elem: number, shape: readonly number[], host: ArrayLike<number>, exact?: BigInt64Array | BigUint64Array): import("../../src/onnx/index.js").OnnxArrayFeed {
   const sat = (x: number, lo: bigint, hi: bigint) => {
     const b = BigInt(Math.trunc(x));
     return b < lo ? lo : b > hi ? hi : b;
   };
-  if (elem === 7) return { data: BigInt64Array.from(host, (x) => sat(x, -(2n ** 63n), 2n ** 63n - 1n)), shape };
-  if (elem === 13) return { data: BigUint64Array.from(host, (x) => sat(x, 0n, 2n ** 64n - 1n)), shape };
+  if (elem === 7) return { data: exact instanceof BigInt64Array ? exact : BigInt64Array.from(host, (x) => sat(x, -(2n ** 63n), 2n ** 63n - 1n)), shape };
+  if (elem === 13) return { data: exact instanceof BigUint64Array ? exact : BigUint64Array.from(host, (x) => sat(x, 0n, 2n ** 64n - 1n)), shape };
   const ctor: Record<number, { from(a: ArrayLike<number>): ArrayLike<number> }> = {
     1: Float32Array, 11: Float64Array, 2: Uint8Array, 3: Int8Array, 4: Uint16Array, 5: Int16Array, 6: Int32Array, 12: Uint32Array, 9: Uint8Array,
   };
@@ -139,6 +139,14 @@ function compare(got: NativeValue, want: Expected, path: string): string | null 
   const g = got as NativeTensor;
   if (g.dtype !== want.dtype) return `${path}: dtype ${g.dtype}, expected ${want.dtype}`;
   if (g.shape.join() !== want.shape.join()) return `${path}: shape [${g.shape}], expected [${want.shape}]`;
+  if (want.exact) {
+    // 64-bit integers compare as integers, every bit
+    const gd = g.data as ArrayLike<bigint | number>;
+    for (let i = 0; i < want.exact.length; i++) {
+      if (BigInt(gd[i]!) !== want.exact[i]) return `${path}: at flat index ${i} got ${gd[i]}, expected ${want.exact[i]} (exact)`;
+    }
+    return null;
+  }
   const exact = !["float", "double", "float16", "bfloat16"].includes(want.dtype);
   const n = want.data.length;
   for (let i = 0; i < n; i++) {
@@ -312,6 +320,15 @@ export async function writeOperatorDoc(results: readonly CaseResult[]): Promise<
   writeFileSync(DOC_PATH, lines.join("\n"));
 }
 
+/** Write `.cache/onnx-results.json` (and, for a full run, the operator table). */
+export async function report(results: readonly CaseResult[], opts: { partial?: boolean; doc?: boolean } = {}): Promise<void> {
+  const c = counts(results);
+  mkdirSync(dirname(RESULTS_PATH), { recursive: true });
+  const path = opts.partial ? RESULTS_PATH.replace(/\.json$/, ".partial.json") : RESULTS_PATH;
+  writeFileSync(path, JSON.stringify({ counts: c, results }, null, 1));
+  if (opts.doc && !opts.partial) await writeOperatorDoc(results);
+}
+
 /** CLI entry: run everything, print the counts, write the results and the operator table. */
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<Record<Status, number>> {
   const arg = (k: string) => {
@@ -327,11 +344,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     onResult: argv.includes("--verbose") ? (r) => console.log(`${r.status.padEnd(11)} ${r.name}${r.detail ? `  ${r.detail}` : ""}`) : undefined,
   });
   const c = counts(results);
-  mkdirSync(dirname(RESULTS_PATH), { recursive: true });
-  if (!filter) {
-    writeFileSync(RESULTS_PATH, JSON.stringify({ counts: c, results }, null, 1));
-    await writeOperatorDoc(results);
-  } else writeFileSync(RESULTS_PATH.replace(/\.json$/, ".partial.json"), JSON.stringify({ counts: c, results }, null, 1));
+  await report(results, { partial: !!filter, doc: true });
   console.log(`ONNX node conformance: ${c.total} cases: ${c.passed} passed, ${c.failed} failed, ${c.unsupported} unsupported, ${c.crashed} crashed (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   return c;
 }

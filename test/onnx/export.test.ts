@@ -11,7 +11,7 @@ import * as nn from "../../src/nn/index.js";
 import { exportCheckpointToOnnx, exportFunction, exportModule, type ExportOptions } from "../../src/onnx/export.js";
 import { decodeModel } from "../../src/onnx/proto.js";
 import { load } from "../../src/onnx/index.js";
-import { mnistModel } from "../../src/cli/models.js";
+import { mnistModel } from "../../src/nn/models/mnist.js";
 import { conv as convPrim, type ConvP } from "../../src/core/prims/conv.js";
 import { pad as padPrim } from "../../src/core/prims/structural.js";
 import { BACKENDS, assertClose, withBackend } from "../helpers.js";

@@ -28,6 +28,8 @@ export interface CodegenOptions {
   shared: boolean;
   /** Whether f32x4.relaxed_madd validates (fused multiply-add). */
   relaxed: boolean;
+  /** Only the scalar plan (a fallback should a specialised plan fail to compile). */
+  scalarOnly?: boolean;
 }
 
 /** Estimated scalar operations per output element. */
@@ -64,7 +66,7 @@ function laneReducible(r: ReduceExpr, deps: Deps): boolean {
 
 /** Compile a kernel to a WebAssembly module (bytes) with its dispatch metadata. */
 export function compileKernelModule(k: Kernel, opts: CodegenOptions): CompiledKernel {
-  const gemm = compileGemm(k, opts);
+  const gemm = opts.scalarOnly ? null : compileGemm(k, opts);
   if (gemm) return gemm;
   const roots = k.outs.map((o) => o.expr);
   const deps = new Deps();
@@ -76,7 +78,8 @@ export function compileKernelModule(k: Kernel, opts: CodegenOptions): CompiledKe
   const reduces = topReduces(roots);
   const laneSet = new Set(reduces.filter((r) => laneReducible(r, deps)));
   let plan: CompiledKernel["plan"] = "scalar";
-  if (rank >= 1 && vectorisable(roots) && k.outs.every((o) => domOf(o.dt))) {
+  if (opts.scalarOnly) laneSet.clear();
+  else if (rank >= 1 && vectorisable(roots) && k.outs.every((o) => domOf(o.dt))) {
     const u = rank - 1, ext = k.shape[u]!;
     const kinds = loadKinds(roots, u, deps);
     if (ext >= 4 && kinds.gathers === 0) plan = "vector";

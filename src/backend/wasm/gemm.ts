@@ -5,11 +5,17 @@ import { elemBytes, Fn, log2 } from "./fn.js";
 import { buildModule, type CodegenOptions, type CompiledKernel } from "./codegen.js";
 import { ScalarGen, type ReduceExpr } from "./scalar.js";
 import { domOf, VecGen, vectorisable } from "./vector.js";
+import { maskedLoad, panelCopy, plainRows, stageMasked } from "./pack.js";
 
 /** Register tile: MR rows × NR columns of f32x4 accumulators. */
 const MR = 4, NR = 8, NQ = NR / 4;
-/** Bytes of packed B per task (kept in L2 while every row block of the task streams past it). */
-const B_BLOCK_BYTES = 192 * 1024;
+/** Tuning knobs (read at compile time; benchmarks flip them to compare variants in one process). */
+export const gemmTuning = {
+  /** Bytes of packed B per task (kept in L2 while every row block of the task streams past it). */
+  blockBytes: 192 * 1024,
+  /** Steps of k per micro-kernel loop iteration. */
+  unrollK: 1,
+};
 /** Tasks to aim for, so that threads balance. */
 const TARGET_TASKS = 16;
 
@@ -112,7 +118,7 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const { red, M, N, K } = c;
   const batchExt = c.batch.map((v) => k.shape[v]!);
   const batchCount = product(batchExt);
-  const nc = Math.min(Math.ceil(N / NR) * NR, Math.max(NR, Math.floor(B_BLOCK_BYTES / (4 * K) / NR) * NR));
+  const nc = Math.min(Math.ceil(N / NR) * NR, Math.max(NR, Math.floor(gemmTuning.blockBytes / (4 * K) / NR) * NR));
   const nBlocks = Math.ceil(N / nc);
   const mRowBlocks = Math.ceil(M / MR);
   const mBlocks = Math.min(mRowBlocks, Math.max(1, Math.ceil(TARGET_TASKS / (batchCount * nBlocks))));
@@ -135,9 +141,10 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const plainStore = E === red && out.dt === "float32";
   const vecEpi = plainStore || (vectorisable([E]) && !!domOf(out.dt) && (c.nVars.length === 1 || k.shape[vvar]! % 4 === 0));
 
-  const bpBytes = Math.ceil(nc / NR) * NR * K * 4;
-  const apOff = bpBytes, apBytes = MR * K * 4, tileOff = apOff + apBytes;
-  const scratch = tileOff + 64;
+  const ncPad = Math.ceil(nc / NR) * NR;
+  const bpBytes = ncPad * K * 4;
+  const apOff = bpBytes, apBytes = MR * K * 4, tileOff = apOff + apBytes, stageOff = tileOff + 64;
+  const scratch = stageOff + ncPad * K * 4;
 
   const L = (t: T) => f.local(t);
   const t = L(T.i32), j0 = L(T.i32), jn = L(T.i32), m0 = L(T.i32), mEnd = L(T.i32), i = L(T.i32), p = L(T.i32), np = L(T.i32);
@@ -147,11 +154,12 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const av = L(T.v128);
   const sAcc = L(T.f32), jl = L(T.i32);
 
+  const extOf = (v: number): number => (v < rank ? k.shape[v]! : red.ext[red.vars.indexOf(v)]!);
   /** Set the variables of a group from a merged index in local x (row-major over the group). */
   const decompose = (vars: readonly number[], x: number, only?: Set<number>) => {
     let stride = 1;
     for (let g = vars.length - 1; g >= 0; g--) {
-      const v = vars[g]!, e = k.shape[v] ?? 0;
+      const v = vars[g]!, e = extOf(v);
       if (!only || only.has(v)) {
         f.get(x);
         if (stride > 1) f.i32(stride).op(Op.i32_div_u);
@@ -185,8 +193,32 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const nExt = c.nVars.map((v) => k.shape[v]!);
   const bytesOut = elemBytes[out.dt];
 
+  const plain = plainRows(c.b, c.nVars, k.shape, red);
+  const masked = plain ? null : maskedLoad(c.b);
+
   /** Pack columns [j0, j0 + jn) of factor B for all K into panels: Bp[panel][k][NR]. */
   const packB = () => {
+    if (plain) {
+      // rows of B are contiguous: copy them straight into panels
+      const src = L(T.i32);
+      f.get(plain.arg).i32(plain.aff.c * 4).op(Op.i32_add).get(j0).i32(2).op(Op.i32_shl, Op.i32_add);
+      for (const v of c.batch) f.get(f.varLocal(v)).i32(coef(plain.aff, v) * 4).op(Op.i32_mul, Op.i32_add);
+      f.set(src);
+      panelCopy(f, src, plain.sK * 4, scratchP, jn, K, NR);
+      return;
+    }
+    if (masked) {
+      const stage = L(T.i32);
+      f.get(scratchP).i32(stageOff).op(Op.i32_add).set(stage);
+      stageMasked(f, sg, masked, c.b, c.nVars, nExt, red, j0, jn, stage, ncPad * 4, decompose, bump);
+      panelCopy(f, stage, ncPad * 4, scratchP, jn, K, NR);
+      return;
+    }
+    genericPackB();
+  };
+
+  /** Pack B by evaluating the factor at every element. */
+  const genericPackB = () => {
     const colFirst = (() => {
       if (c.b.k !== "load") return false;
       const a = affine(c.b.at);
@@ -256,19 +288,27 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const micro = (mr: number) => {
     const aRow = direct ? direct.sM * 4 : 4, aStep = direct ? direct.sK * 4 : MR * 4;
     for (let r = 0; r < mr; r++) for (let q = 0; q < NQ; q++) f.vsplatI(0).set(acc[r]![q]!);
-    f.get(pb).i32(K * NR * 4).op(Op.i32_add).set(pend);
-    f.op(Op.loop, T.void);
-    for (let q = 0; q < NQ; q++) f.get(pb).vmem(V.load, 4, q * 16).set(bv[q]!);
-    for (let r = 0; r < mr; r++) {
-      f.get(pa).vmem(V.load32_splat, 2, r * aRow).set(av);
-      for (let q = 0; q < NQ; q++) {
-        const a = acc[r]![q]!, b = bv[q]!;
-        f.madd(() => f.get(av), () => f.get(b), () => f.get(a)).set(a);
+    // one step of k, u steps past pa and pb
+    const step = (u: number) => {
+      for (let q = 0; q < NQ; q++) f.get(pb).vmem(V.load, 4, u * NR * 4 + q * 16).set(bv[q]!);
+      for (let r = 0; r < mr; r++) {
+        if (u > 0 && aStep < 0) f.get(pa).i32(u * aStep).op(Op.i32_add).vmem(V.load32_splat, 2, r * aRow).set(av);
+        else f.get(pa).vmem(V.load32_splat, 2, r * aRow + u * aStep).set(av);
+        for (let q = 0; q < NQ; q++) {
+          const a = acc[r]![q]!, b = bv[q]!;
+          f.madd(() => f.get(av), () => f.get(b), () => f.get(a)).set(a);
+        }
       }
-    }
-    f.get(pa).i32(aStep).op(Op.i32_add).set(pa);
-    f.get(pb).i32(NR * 4).op(Op.i32_add).tee(pb).get(pend).op(Op.i32_ne, Op.br_if).u32(0);
+    };
+    const U = Math.max(1, Math.min(gemmTuning.unrollK, K));
+    const iters = Math.floor(K / U);
+    f.get(pb).i32(iters * U * NR * 4).op(Op.i32_add).set(pend);
+    f.op(Op.loop, T.void);
+    for (let u = 0; u < U; u++) step(u);
+    f.get(pa).i32(U * aStep).op(Op.i32_add).set(pa);
+    f.get(pb).i32(U * NR * 4).op(Op.i32_add).tee(pb).get(pend).op(Op.i32_ne, Op.br_if).u32(0);
     f.op(Op.end);
+    for (let u = 0; u < K % U; u++) step(u);
   };
 
   /** Apply the epilogue to the tile at rows [i, i + mr), columns [j0 + p·NR, +NR) and store it. */

@@ -6,7 +6,7 @@ import { erf, erfinv } from "../ref/math.js";
 import { sortRoutine } from "../ref/routines.js";
 import { compileKernelModule, elemBytes, type CompiledKernel } from "./codegen.js";
 import { Heap } from "./heap.js";
-import { Pool, WORKER_IMPORTS, defaultThreads, threadsPossible } from "./pool.js";
+import { MAX_POOL_ARGS, Pool, WORKER_IMPORTS, defaultThreads, threadsPossible } from "./pool.js";
 import { relaxedSimd } from "./probe.js";
 
 class WasmBuffer implements DeviceBuffer {
@@ -158,8 +158,16 @@ export class WasmBackend implements Backend {
     const key = kernelKey(kernel);
     let exe = this.cache.get(key);
     if (!exe) {
-      const info = compileKernelModule(kernel, { shared: this.shared, relaxed: this.relaxed });
-      const mod = new WebAssembly.Module(info.bytes as BufferSource);
+      let info = compileKernelModule(kernel, { shared: this.shared, relaxed: this.relaxed });
+      let mod: WebAssembly.Module;
+      try {
+        mod = new WebAssembly.Module(info.bytes as BufferSource);
+      } catch (err) {
+        // a specialised plan the engine rejects is a code generator bug: the scalar plan still runs
+        if (info.plan === "scalar") throw err;
+        info = compileKernelModule(kernel, { shared: this.shared, relaxed: this.relaxed, scalarOnly: true });
+        mod = new WebAssembly.Module(info.bytes as BufferSource);
+      }
       const m: Record<string, (...a: number[]) => number> = {};
       for (const n of info.imports) m[n] = mathImports[n]!;
       const inst = new WebAssembly.Instance(mod, { env: { mem: this.heap.memory }, m });
@@ -179,7 +187,7 @@ export class WasmBackend implements Backend {
     const info = e.info;
     const n = nIn + nOut;
     args[n + 2] = info.scratch > 0 ? this.scratchFor(0, info.scratch) : 0;
-    if (this.pool && info.work >= this.parallelWork && info.rows > 1 && e.workerSafe) {
+    if (this.pool && info.work >= this.parallelWork && info.rows > 1 && e.workerSafe && n <= MAX_POOL_ARGS) {
       this.need = info.scratch;
       this.pool.run(e, n, info.scratch > 0 ? this.scratchOf : noScratch);
       return;

@@ -11,6 +11,8 @@ export const WORKER_IMPORTS = new Set([
 const SEQ = 0, NEXT = 1, DONE = 2, NCHUNKS = 3, ID = 4, ROWS = 5, CHUNK = 6, NARGS = 7, ERR = 8, QUIT = 9, ARGS = 16, SCRATCH = 96;
 const SLOTS = 256;
 const MAX_ARGS = SCRATCH - ARGS;
+/** Buffers a kernel may take and still be split across threads. */
+export const MAX_POOL_ARGS = MAX_ARGS;
 const MAX_WORKERS = SLOTS - SCRATCH;
 /** NEXT is parked here between jobs so that a late worker never takes a chunk of the next job early. */
 const PARKED = 1 << 30;
@@ -48,12 +50,15 @@ function work(ctl,index,get){
     const c=Atomics.add(ctl,NEXT,1);
     const n=Atomics.load(ctl,NCHUNKS);
     if(c>=n)return;
-    const run=get(Atomics.load(ctl,ID));
-    const na=Atomics.load(ctl,NARGS),rows=Atomics.load(ctl,ROWS),chunk=Atomics.load(ctl,CHUNK);
-    argv.length=na+3;
-    for(let i=0;i<na;i++)argv[i]=Atomics.load(ctl,ARGS+i);
-    argv[na]=c*chunk;argv[na+1]=Math.min(rows,(c+1)*chunk);argv[na+2]=Atomics.load(ctl,SCRATCH+index);
-    try{run(...argv);}catch(e){Atomics.store(ctl,ERR,1);}
+    // whatever happens, the chunk is counted as done so that the caller never waits forever
+    try{
+      const run=get(Atomics.load(ctl,ID));
+      const na=Atomics.load(ctl,NARGS),rows=Atomics.load(ctl,ROWS),chunk=Atomics.load(ctl,CHUNK);
+      argv.length=na+3;
+      for(let i=0;i<na;i++)argv[i]=Atomics.load(ctl,ARGS+i);
+      argv[na]=c*chunk;argv[na+1]=Math.min(rows,(c+1)*chunk);argv[na+2]=Atomics.load(ctl,SCRATCH+index);
+      run(...argv);
+    }catch(e){Atomics.store(ctl,ERR,1);}
     if(Atomics.add(ctl,DONE,1)+1===n)Atomics.notify(ctl,DONE);
   }
 }
@@ -146,8 +151,16 @@ export class Pool {
     this.ctl.fill(0);
     this.ctl[NEXT] = PARKED;
     this.size = workers;
-    this.started = this.start(workers);
+    // a pool that cannot start leaves the backend single-threaded (kernels never wait for workers)
+    this.started = this.start(workers).catch((e: unknown) => {
+      this.error = e;
+      for (const w of this.workers) w.terminate();
+      this.workers = [];
+      this.size = 0;
+    });
   }
+  /** Why the workers could not start, if they could not. */
+  error: unknown = null;
 
   private async start(n: number): Promise<void> {
     if (isNode) {
@@ -158,7 +171,7 @@ export class Pool {
       const ready: Promise<void>[] = [];
       for (let i = 0; i < n && !this.closed; i++) {
         const { port1, port2 } = new wt.MessageChannel();
-        const w = new wt.Worker(NODE_WORKER, { eval: true, workerData: { mem: this.heap.memory, ctlPtr: this.ctlBlock.ptr, index: i, port: port2 }, transferList: [port2] });
+        const w = new wt.Worker(NODE_WORKER, { eval: true, execArgv: [], workerData: { mem: this.heap.memory, ctlPtr: this.ctlBlock.ptr, index: i, port: port2 }, transferList: [port2] });
         ready.push(new Promise<void>((res, rej) => {
           w.once("message", () => {
             w.unref();

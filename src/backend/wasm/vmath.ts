@@ -1,4 +1,4 @@
-import { T, V } from "./emitter.js";
+import { Op, T, V } from "./emitter.js";
 import type { Fn } from "./fn.js";
 
 /**
@@ -66,26 +66,42 @@ class VM {
   }
   exp(x: number): number {
     const f = this.f;
-    const xc = this.tmp(), t = this.tmp(), n = this.tmp(), r = this.tmp(), ni = this.tmp(), e1 = this.tmp(), out = this.tmp();
-    // clamp so that 2^n stays in range (exp(89) overflows, exp(-104) underflows to 0); pmin/pmax are
-    // single instructions and pass NaN through
-    f.get(x).vsplatF(-104).v(V.f32x4_pmax).vsplatF(89).v(V.f32x4_pmin).set(xc);
-    // n = round(x·log2 e): adding 1.5·2^23 rounds to an integer and leaves it in the low mantissa bits
-    f.get(xc).vsplatF(LOG2E).v(V.f32x4_mul).vsplatF(MAGIC).v(V.f32x4_add).set(t);
-    f.get(t).vsplatF(MAGIC).v(V.f32x4_sub).set(n);
-    f.get(xc).get(n).vsplatF(LN2_HI).v(V.f32x4_mul).v(V.f32x4_sub);
-    f.get(n).vsplatF(LN2_LO).v(V.f32x4_mul).v(V.f32x4_sub).set(r);
-    // p = 1 + r + r²·Q(r)
-    this.horner(r, EXP_Q);
-    f.get(r).get(r).v(V.f32x4_mul).v(V.f32x4_mul);
-    f.get(r).v(V.f32x4_add).vsplatF(1).v(V.f32x4_add).set(out);
-    // scale by 2^n in two halves (2^(n>>1) · 2^(n−(n>>1))) so that subnormal results round once and
-    // large ones overflow to inf
-    f.get(t).vsplatI(MAGIC_BITS).v(V.i32x4_sub).set(ni);
-    f.get(ni).i32(1).v(V.i32x4_shr_s).i32(23).v(V.i32x4_shl).set(e1);
-    f.get(out).get(e1).vsplatI(127 << 23).v(V.i32x4_add).v(V.f32x4_mul);
-    f.get(ni).i32(23).v(V.i32x4_shl).get(e1).v(V.i32x4_sub).vsplatI(127 << 23).v(V.i32x4_add).v(V.f32x4_mul);
-    f.set(out);
+    const t = this.tmp(), n = this.tmp(), r = this.tmp(), p = this.tmp(), ni = this.tmp(), e1 = this.tmp(), out = this.tmp();
+    /** p = e^r for the reduced argument, from x (a local, maybe clamped); t keeps n in its low bits. */
+    const core = (xc: number) => {
+      // n = round(x·log2 e): adding 1.5·2^23 rounds to an integer and leaves it in the low mantissa bits
+      f.get(xc).vsplatF(LOG2E).v(V.f32x4_mul).vsplatF(MAGIC).v(V.f32x4_add).set(t);
+      f.get(t).vsplatF(MAGIC).v(V.f32x4_sub).set(n);
+      f.get(xc).get(n).vsplatF(LN2_HI).v(V.f32x4_mul).v(V.f32x4_sub);
+      f.get(n).vsplatF(LN2_LO).v(V.f32x4_mul).v(V.f32x4_sub).set(r);
+      // p = 1 + r + r²·Q(r)
+      this.horner(r, EXP_Q);
+      f.get(r).get(r).v(V.f32x4_mul).v(V.f32x4_mul);
+      f.get(r).v(V.f32x4_add).vsplatF(1).v(V.f32x4_add).set(p);
+    };
+    // Results in the normal range (the common case) scale by 2^n in one step: its exponent bits are
+    // t's low bits shifted into place. Vectors with a lane beyond take the general path below.
+    f.get(x).vsplatF(-87.3).v(V.f32x4_lt).get(x).vsplatF(88).v(V.f32x4_gt).v(V.or).v(V.any_true);
+    f.op(Op.if, T.void);
+    {
+      // clamp so that 2^n stays in range (exp(89) overflows, exp(−104) underflows to 0); pmin/pmax are
+      // single instructions and pass NaN through
+      const xc = this.tmp();
+      f.get(x).vsplatF(-104).v(V.f32x4_pmax).vsplatF(89).v(V.f32x4_pmin).set(xc);
+      core(xc);
+      // scale by 2^n in two halves (2^(n>>1) · 2^(n−(n>>1))) so that subnormal results round once and
+      // large ones overflow to inf
+      f.get(t).vsplatI(MAGIC_BITS).v(V.i32x4_sub).set(ni);
+      f.get(ni).i32(1).v(V.i32x4_shr_s).i32(23).v(V.i32x4_shl).set(e1);
+      f.get(p).get(e1).vsplatI(127 << 23).v(V.i32x4_add).v(V.f32x4_mul);
+      f.get(ni).i32(23).v(V.i32x4_shl).get(e1).v(V.i32x4_sub).vsplatI(127 << 23).v(V.i32x4_add).v(V.f32x4_mul);
+      f.set(out);
+    }
+    f.op(Op.else);
+    core(x);
+    // (t − MAGIC_BITS + 127) << 23 = (t << 23) + (127 − MAGIC_BITS) << 23 (mod 2^32)
+    f.get(p).get(t).i32(23).v(V.i32x4_shl).vsplatI(((127 - MAGIC_BITS) << 23) | 0).v(V.i32x4_add).v(V.f32x4_mul).set(out);
+    f.op(Op.end);
     return out;
   }
   log(x: number): number {

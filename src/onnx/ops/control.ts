@@ -77,7 +77,8 @@ def("Loop", {
     const scans: TVal[][] = range(nScan).map(() => []);
     let condV: TVal = cv ?? new TVal(DataType.BOOL, [], undefined, Uint8Array.of(1));
     let i = 0;
-    const MAX_UNROLL = 1 << 20;
+    // a hostile or runaway loop must end: no real model runs this many eager iterations
+    const MAX_UNROLL = 100_000;
     for (;;) {
       if (i >= M) break;
       const c = concreteBool(condV);
@@ -87,7 +88,7 @@ def("Loop", {
         break;
       }
       if (!c) break;
-      if (i >= MAX_UNROLL) fail(ctx.op, `loop ran more than ${MAX_UNROLL} iterations`);
+      if (i >= MAX_UNROLL) fail(ctx.op, `loop ran more than ${MAX_UNROLL} iterations (M = ${M}); refusing to continue`);
       const outs = ctx.subgraph(body, [int64Val([i], []), condV, ...carried]);
       const nc = outs[0];
       if (!isTensor(nc)) fail(ctx.op, "the body's first output (cond) must be a tensor");

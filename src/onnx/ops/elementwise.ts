@@ -1,5 +1,5 @@
 /** Elementwise operators: arithmetic, comparisons, logic, math functions, activations, casts. */
-import { isFloat, type DType } from "../../core/dtype.js";
+import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, isFloat, type DType } from "../../core/dtype.js";
 import { fail } from "../../core/errors.js";
 import * as E from "../../core/prims/elementwise.js";
 import { bitcastConvertType } from "../../core/prims/random.js";
@@ -257,10 +257,41 @@ def("CastLike", (ins, ctx) => {
   return [castTo(ctx, x, like.elem)];
 });
 
+/** Byte size and DataView accessors of the types BitCast reinterprets on the host. */
+const BITS: Partial<Record<number, [number, (d: DataView, o: number) => number, (d: DataView, o: number, v: number) => void]>> = {
+  [DataType.FLOAT]: [4, (d, o) => d.getFloat32(o, true), (d, o, v) => d.setFloat32(o, v, true)],
+  [DataType.DOUBLE]: [8, (d, o) => d.getFloat64(o, true), (d, o, v) => d.setFloat64(o, v, true)],
+  [DataType.INT32]: [4, (d, o) => d.getInt32(o, true), (d, o, v) => d.setInt32(o, v, true)],
+  [DataType.UINT32]: [4, (d, o) => d.getUint32(o, true), (d, o, v) => d.setUint32(o, v, true)],
+  [DataType.INT16]: [2, (d, o) => d.getInt16(o, true), (d, o, v) => d.setInt16(o, v, true)],
+  [DataType.UINT16]: [2, (d, o) => d.getUint16(o, true), (d, o, v) => d.setUint16(o, v, true)],
+  [DataType.INT8]: [1, (d, o) => d.getInt8(o), (d, o, v) => d.setInt8(o, v)],
+  [DataType.UINT8]: [1, (d, o) => d.getUint8(o), (d, o, v) => d.setUint8(o, v)],
+  [DataType.BOOL]: [1, (d, o) => (d.getUint8(o) ? 1 : 0), (d, o, v) => d.setUint8(o, v ? 1 : 0)],
+  [DataType.FLOAT16]: [2, (d, o) => f16ToF32(d.getUint16(o, true)), (d, o, v) => d.setUint16(o, f32ToF16(v), true)],
+  [DataType.BFLOAT16]: [2, (d, o) => bf16ToF32(d.getUint16(o, true)), (d, o, v) => d.setUint16(o, f32ToBf16(v), true)],
+  [DataType.INT64]: [8, (d, o) => Number(d.getBigInt64(o, true)), (d, o, v) => d.setBigInt64(o, BigInt(Math.trunc(v)), true)],
+  [DataType.UINT64]: [8, (d, o) => Number(d.getBigUint64(o, true)), (d, o, v) => d.setBigUint64(o, BigInt(Math.trunc(v)), true)],
+};
+
 def("BitCast", (ins, ctx) => {
   const x = tin(ins, 0, ctx, "input");
   const to = ctx.attrs.int("to")!;
   const ok: number[] = [DataType.FLOAT, DataType.INT32, DataType.UINT32];
-  if (!ok.includes(x.elem) || !ok.includes(to)) unsupported(ctx.op, `bitcasting ${dataTypeName(x.elem)} to ${dataTypeName(to)}: only float, int32 and uint32 reinterpret one another`);
-  return [out(bitcastConvertType(x.t, held(to)), to)];
+  // 32-bit types reinterpret with a primitive (traceable); the rest on the host, exactly
+  if (ok.includes(x.elem) && ok.includes(to)) return [out(bitcastConvertType(x.t, held(to)), to)];
+  const src = BITS[x.elem], dst = BITS[to];
+  if (!src || !dst || src[0] !== dst[0]) unsupported(ctx.op, `bitcasting ${dataTypeName(x.elem)} to ${dataTypeName(to)} is not supported (the types must have one size)`);
+  if (!x.concrete) unsupported(ctx.op, `bitcasting ${dataTypeName(x.elem)} to ${dataTypeName(to)} needs a concrete input`);
+  if ((x.elem === DataType.INT64 || x.elem === DataType.UINT64) && !x.host) unsupported(ctx.op, "bitcasting a computed int64 tensor loses its upper bits");
+  const vals = x.values(ctx.op, "input");
+  const n = vals.length, w = src[0];
+  const buf = new DataView(new ArrayBuffer(n * w));
+  if (x.exact) x.exact.forEach((v, i) => (x.elem === DataType.INT64 ? buf.setBigInt64(i * 8, v, true) : buf.setBigUint64(i * 8, v, true)));
+  else vals.forEach((v, i) => src[2](buf, i * w, v));
+  const res = Float64Array.from({ length: n }, (_, i) => dst[1](buf, i * w));
+  // 64-bit integer results keep every bit
+  const exact = to === DataType.INT64 ? BigInt64Array.from({ length: n }, (_, i) => buf.getBigInt64(i * 8, true))
+    : to === DataType.UINT64 ? BigUint64Array.from({ length: n }, (_, i) => buf.getBigUint64(i * 8, true)) : undefined;
+  return [new TVal(to, x.shape, undefined, res, "", exact)];
 });

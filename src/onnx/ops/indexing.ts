@@ -9,7 +9,7 @@ import type { Tensor } from "../../tensor.js";
 import { unsupported } from "../errors.js";
 import { TVal } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, bcastTo, hostOnly, hostSelect, hostTensor, hostValues, int64Val, lit, prod, range, strides } from "./util.js";
+import { DataType, axisOf, bcastTo, guardShape, hostOnly, hostSelect, hostTensor, hostValues, int64Val, lit, prod, range, selectHostVal, strides } from "./util.js";
 
 /** Negative indices count from the end (int32 result). */
 function wrapNeg(idx: Tensor, n: number): Tensor {
@@ -28,7 +28,7 @@ def("Gather", (ins, ctx) => {
       return v < 0 ? v + n : v;
     });
     const picks = x.shape.map((d, i) => (i === ax ? idx : range(d)));
-    return [new TVal(x.elem, shape, undefined, hostSelect(x.host!, x.shape, picks))];
+    return [selectHostVal(x, picks, shape)];
   }
   return [out(take(x.t, E.convert(iv.t, "int32"), { axis: ax }), x.elem)];
 });
@@ -182,7 +182,7 @@ def("OneHot", {
     const depth = Math.trunc(dv.values(ctx.op, "depth")[0]!);
     const r = iv.rank + 1;
     const ax = axisOf(ctx, ctx.attrs.int("axis", -1), r);
-    const shape = [...iv.shape.slice(0, ax), depth, ...iv.shape.slice(ax)];
+    const shape = guardShape(ctx, [...iv.shape.slice(0, ax), depth, ...iv.shape.slice(ax)]);
     let idx = iv.t;
     if (idx.dtype !== "int32") idx = E.convert(idx, "int32");
     idx = wrapNeg(idx, depth);
@@ -318,6 +318,7 @@ def("CenterCropPad", {
     const x = tin(ins, 0, ctx, "input_data");
     const shape = ints(tin(ins, 1, ctx, "shape"), ctx, "shape");
     const axes = (ctx.attrs.ints("axes") ?? range(x.rank)).map((a) => axisOf(ctx, a, x.rank, "axes"));
+    guardShape(ctx, shape, "shape");
     let t = x.t;
     axes.forEach((a, k) => {
       const dim = t.shape[a]!, want = shape[k]!;
@@ -343,6 +344,7 @@ def("Col2Im", {
     const dil = ctx.attrs.ints("dilations") ?? Array<number>(n).fill(1);
     const st = ctx.attrs.ints("strides") ?? Array<number>(n).fill(1);
     const pads = ctx.attrs.ints("pads") ?? Array<number>(2 * n).fill(0);
+    guardShape(ctx, image, "image_shape");
     const [N, CK, L] = x.shape as [number, number, number];
     const K = prod(block);
     if (CK % K) fail(ctx.op, `input channel axis ${CK} is not a multiple of the block size ${K}`);

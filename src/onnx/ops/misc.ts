@@ -10,7 +10,7 @@ import type { Tensor } from "../../tensor.js";
 import { unsupported } from "../errors.js";
 import { TVal } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, bcastTo, hostTensor, hostValues, int64Val, lit, prod, range, strides } from "./util.js";
+import { DataType, bcastTo, guardShape, hostTensor, hostValues, int64Val, lit, prod, range, strides } from "./util.js";
 
 // ---------------- GridSample ----------------
 /** Mirror v into [lo, hi] (the reference's repeated reflection at the near border). */
@@ -115,7 +115,7 @@ def("AffineGrid", {
     const tv = tin(ins, 0, ctx, "theta");
     const size = ints(tin(ins, 1, ctx, "size"), ctx, "size");
     const align = ctx.attrs.int("align_corners", 0) !== 0;
-    const sp = size.slice(2);
+    const sp = guardShape(ctx, size.slice(2), "size");
     const k = sp.length;
     if (k !== 2 && k !== 3) fail(ctx.op, `size ${JSON.stringify(size)} must describe a 2-D or 3-D grid`);
     const lin = (d: number) => range(d).map((i) => (align ? (d === 1 ? -1 : -1 + (2 * i) / (d - 1)) : -1 + (2 * i + 1) / d));
@@ -145,7 +145,8 @@ def("MaxUnpool", {
     const strides_ = ctx.attrs.ints("strides") ?? Array<number>(n).fill(1);
     const pads = ctx.attrs.ints("pads") ?? Array<number>(2 * n).fill(0);
     const inferred = [xv.shape[0]!, xv.shape[1]!, ...kernel.map((k, d) => (xv.shape[d + 2]! - 1) * strides_[d]! - (pads[d]! + pads[n + d]!) + k)];
-    const shape = ov ? ints(ov, ctx, "output_shape") : inferred;
+    const shape = guardShape(ctx, ov ? ints(ov, ctx, "output_shape") : inferred);
+    guardShape(ctx, inferred);
     const total = prod(inferred);
     const flat = scatterAdd(full([total], 0, xv.t.dtype), S.reshape(E.convert(iv.t, "int32"), [iv.size]), S.reshape(xv.t, [xv.size]), 0);
     const y = S.reshape(flat, inferred);

@@ -14,7 +14,7 @@ import { take } from "../../ops/indexing.js";
 import type { Tensor } from "../../tensor.js";
 import { unsupported } from "../errors.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { axisOf, bcastTo, hostTensor, range } from "./util.js";
+import { axisOf, bcastTo, guardShape, hostTensor, range } from "./util.js";
 
 type Coeffs = (ratio: number, scale: number) => number[];
 
@@ -223,6 +223,7 @@ def("Resize", {
       if (scales.some((s) => !(s > 0))) fail(ctx.op, `scales ${JSON.stringify(scales)} must be positive`);
       sizes = scales.map((s, i) => Math.floor(s * inS[i]!));
     } else fail(ctx.op, "needs scales or sizes");
+    guardShape(ctx, xv.shape.map((d, i) => (axes.includes(i) ? sizes![axes.indexOf(i)]! : d)));
     return [out(resize(ctx, xv.t, scales, sizes, axes, roi, spec), xv.elem)];
   },
 });
@@ -236,6 +237,7 @@ def("Upsample", {
     const mode = ctx.attrs.string("mode", "nearest");
     const spec: ResizeSpec = { mode: mode === "bilinear" ? "linear" : mode, ctm: "asymmetric", nearest: "floor", cubicA: -0.75, exclude: false, antialias: false, extrapolation: 0 };
     const axes = range(xv.rank);
+    guardShape(ctx, scales.map((s, i) => Math.floor(s * xv.shape[i]!)));
     return [out(resize(ctx, xv.t, scales, scales.map((s, i) => Math.floor(s * xv.shape[i]!)), axes, null, spec), xv.elem)];
   },
 });

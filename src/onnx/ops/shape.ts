@@ -8,19 +8,19 @@ import type { Tensor } from "../../tensor.js";
 import { unsupported } from "../errors.js";
 import { TVal, tensorFromProto, type Value } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, bcastTo, broadcastShape, hostOnly, hostSelect, hostTensor, int64Val, prod, range } from "./util.js";
+import { DataType, axisOf, bcastTo, broadcastShape, guardShape, hostOnly, hostTensor, int64Val, prod, range, selectHostVal } from "./util.js";
 
 /** Reshape keeping host values on the host. */
 export function reshapeVal(x: TVal, shape: readonly number[]): TVal {
   if (prod(shape) !== x.size) fail("Reshape", `cannot reshape ${fmtShape(x.shape)} (${x.size} elements) to ${fmtShape(shape)}`);
-  if (hostOnly(x)) return new TVal(x.elem, shape, undefined, x.host);
+  if (hostOnly(x)) return new TVal(x.elem, shape, undefined, x.host, "", x.exact);
   return out(S.reshape(x.t, shape), x.elem);
 }
 
 /** Select indices per axis, on the host when the value is host-only. */
 function selectVal(x: TVal, picks: number[][]): TVal {
   const shape = picks.map((p) => p.length);
-  if (hostOnly(x)) return new TVal(x.elem, shape, undefined, hostSelect(x.host!, x.shape, picks));
+  if (hostOnly(x)) return selectHostVal(x, picks, shape);
   let t = x.t;
   picks.forEach((p, ax) => {
     if (p.length === x.shape[ax] && p.every((v, i) => v === i)) return;
@@ -135,14 +135,19 @@ def("Concat", (ins, ctx) => {
   if (vs.every(hostOnly)) {
     // on the host: interleave blocks of each input along the axis
     const outer = prod(shape.slice(0, ax)), data = new Float64Array(prod(shape));
+    const allExact = vs.every((v) => v.exact);
+    const exact = allExact ? new (vs[0]!.exact!.constructor as typeof BigInt64Array)(data.length) : undefined;
     let k = 0;
     for (let o = 0; o < outer; o++) {
       for (const v of vs) {
         const blk = prod(v.shape.slice(ax));
-        for (let j = 0; j < blk; j++) data[k++] = v.host![o * blk + j]!;
+        for (let j = 0; j < blk; j++) {
+          if (exact) exact[k] = v.exact![o * blk + j]! as bigint;
+          data[k++] = v.host![o * blk + j]!;
+        }
       }
     }
-    return [new TVal(vs[0]!.elem, shape, undefined, data)];
+    return [new TVal(vs[0]!.elem, shape, undefined, data, "", exact)];
   }
   const dt = vs[0]!.t.dtype;
   const ts = vs.map((v) => (v.t.dtype === dt ? v.t : E.convert(v.t, dt))).filter((t) => t.shape[ax]! > 0);
@@ -228,7 +233,7 @@ def("Expand", {
   run(ins, ctx) {
     const x = tin(ins, 0, ctx, "input");
     const shape = ints(tin(ins, 1, ctx, "shape"), ctx, "shape");
-    const target = broadcastShape(ctx, x.shape, shape);
+    const target = guardShape(ctx, broadcastShape(ctx, x.shape, shape));
     return [out(bcastTo(x.t, target), x.elem)];
   },
 });
@@ -239,6 +244,7 @@ def("Tile", {
     const x = tin(ins, 0, ctx, "input");
     const reps = ints(tin(ins, 1, ctx, "repeats"), ctx, "repeats");
     if (reps.length !== x.rank || reps.some((r) => r < 0)) fail(ctx.op, `repeats ${JSON.stringify(reps)} must give one non-negative count per axis of ${fmtShape(x.shape)}`);
+    guardShape(ctx, x.shape.map((d, i) => d * reps[i]!));
     const inter = x.shape.flatMap((d, i) => [reps[i]!, d]);
     const b = S.broadcastInDim(x.t, inter, x.shape.map((_, i) => 2 * i + 1));
     return [out(S.reshape(b, x.shape.map((d, i) => d * reps[i]!)), x.elem)];
@@ -284,6 +290,7 @@ def("Pad", {
       lo[a] = pads[k]!;
       hi[a] = pads[k + axes.length]!;
     });
+    guardShape(ctx, x.shape.map((d, i) => d + lo[i]! + hi[i]!));
     if (mode === "constant") {
       if (typeof value === "number") return [out(S.pad(x.t, lo, hi, undefined, value), x.elem)];
       // a traced fill value: pad with zeros and blend it in where the padding is
@@ -350,7 +357,7 @@ def("ConstantOfShape", {
   staticInputs: [0],
   run(ins, ctx) {
     const shape = ints(tin(ins, 0, ctx, "input"), ctx, "input");
-    if (shape.some((d) => d < 0)) fail(ctx.op, `shape ${fmtShape(shape)} has a negative size`);
+    guardShape(ctx, shape);
     const v = ctx.attrs.tensor("value");
     const elem = v?.elem ?? DataType.FLOAT;
     const x = v ? v.values(ctx.op, "value")[0] ?? 0 : 0;
@@ -364,6 +371,7 @@ def("EyeLike", (ins, ctx) => {
   const elem = ctx.attrs.int("dtype") ?? x.elem;
   const k = ctx.attrs.int("k", 0);
   const [m, n] = x.shape as [number, number];
+  guardShape(ctx, [m, n]);
   const data = new Float64Array(m * n);
   for (let i = 0; i < m; i++) if (i + k >= 0 && i + k < n) data[i * n + i + k] = 1;
   return [new TVal(elem, [m, n], undefined, data)];
@@ -376,7 +384,8 @@ def("Range", {
     const [start, limit, delta] = [s, l, d].map((v, i) => v.values(ctx.op, ["start", "limit", "delta"][i]!)[0]!) as [number, number, number];
     if (delta === 0) fail(ctx.op, "delta must not be 0");
     const n = Math.max(Math.ceil((limit - start) / delta), 0);
-    if (!Number.isSafeInteger(n) || n > 2 ** 31) fail(ctx.op, `range(${start}, ${limit}, ${delta}) has too many elements`);
+    if (!Number.isSafeInteger(n)) fail(ctx.op, `range(${start}, ${limit}, ${delta}) has too many elements`);
+    guardShape(ctx, [n]);
     const vals = new Float64Array(n);
     for (let i = 0; i < n; i++) vals[i] = start + i * delta;
     return [new TVal(s.elem, [n], undefined, vals)];

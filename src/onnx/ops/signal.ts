@@ -6,7 +6,7 @@ import * as S from "../../core/prims/structural.js";
 import type { Tensor } from "../../tensor.js";
 import { TVal } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, hostTensor, held, range } from "./util.js";
+import { DataType, axisOf, guardShape, hostTensor, held, range } from "./util.js";
 
 /** Contract axis `ax` of t with the columns of an [out × in] host matrix, keeping the axis in place. */
 function applyMatrix(t: Tensor, ax: number, m: ArrayLike<number>, outN: number): Tensor {
@@ -65,11 +65,12 @@ function dft(re: Tensor, im: Tensor | null, ax: number, N: number, inverse: bool
   return [outRe, outIm];
 }
 
-/** Split [..., 1|2] into real and imaginary parts (float32 or float64 to compute in). */
+/** Split [..., 1|2] into real and imaginary parts, in float64. */
 function complexParts(ctx: OpCtx, t: Tensor): [Tensor, Tensor | null] {
   const c = t.shape[t.ndim - 1]!;
   if (c !== 1 && c !== 2) fail(ctx.op, `the last axis must hold 1 (real) or 2 (complex) components, got shape ${fmtShape(t.shape)}`);
-  const w = t.dtype === "float64" ? t : E.convert(t, "float32");
+  // the reference transforms in double precision, whatever the input type
+  const w = E.convert(t, "float64");
   const part = (i: number) => S.reshape(S.slice(w, w.shape.map((_, a) => (a === w.ndim - 1 ? i : 0)), w.shape.map((d, a) => (a === w.ndim - 1 ? i + 1 : d))), w.shape.slice(0, -1));
   return [part(0), c === 2 ? part(1) : null];
 }
@@ -90,6 +91,8 @@ def("DFT", {
     if (ax === xv.rank - 1) fail(ctx.op, "the transform axis cannot be the last (complex) axis");
     const inverse = ctx.attrs.int("inverse", 0) !== 0, onesided = ctx.attrs.int("onesided", 0) !== 0;
     const N = lenV ? ints(lenV, ctx, "dft_length")[0]! : inverse && onesided ? 2 * (xv.shape[ax]! - 1) : xv.shape[ax]!;
+    if (!(N >= 1)) fail(ctx.op, `dft_length must be positive, got ${N}`);
+    guardShape(ctx, [N, N], "DFT matrix");
     const [re, im] = complexParts(ctx, xv.t);
     const [r, i] = dft(re, im, ax, N, inverse, onesided);
     const res = inverse && onesided ? S.reshape(r, [...r.shape, 1]) : stackComplex(r, i);
@@ -106,6 +109,8 @@ def("STFT", {
     const frameLen = lv ? ints(lv, ctx, "frame_length")[0]! : wv ? wv.shape[0]! : L;
     const onesided = ctx.attrs.int("onesided", 1) !== 0;
     const [re, im] = complexParts(ctx, xv.t);
+    if (!(step >= 1) || !(frameLen >= 1)) fail(ctx.op, `frame_step ${step} and frame_length ${frameLen} must be positive`);
+    guardShape(ctx, [frameLen, frameLen], "DFT matrix");
     const nFrames = 1 + Math.floor((L - frameLen) / step);
     if (nFrames < 1) fail(ctx.op, `a signal of length ${L} holds no frame of length ${frameLen}`);
     const win = wv ? E.convert(wv.t, re.dtype) : null;
@@ -125,6 +130,7 @@ function windowOp(name: string, f: (n: number, N: number) => number): void {
     staticInputs: [0],
     run(ins, ctx) {
       const size = ints(tin(ins, 0, ctx, "size"), ctx, "size")[0]!;
+      guardShape(ctx, [size]);
       const periodic = ctx.attrs.int("periodic", 1) !== 0;
       const elem = ctx.attrs.int("output_datatype", DataType.FLOAT);
       const N = periodic ? size : size - 1;
@@ -144,6 +150,7 @@ def("MelWeightMatrix", {
     const [bins, dftLen, rate] = [0, 1, 2].map((i) => ints(tin(ins, i, ctx, `input ${i}`), ctx, "size")[0]!) as [number, number, number];
     const [lo, hi] = [3, 4].map((i) => tin(ins, i, ctx, `input ${i}`).values(ctx.op, "edge")[0]!) as [number, number];
     const nSpec = Math.floor(dftLen / 2) + 1;
+    guardShape(ctx, [nSpec, bins]);
     const lowMel = 2595 * Math.log10(1 + lo / 700), highMel = 2595 * Math.log10(1 + hi / 700);
     const step = (highMel - lowMel) / (bins + 2);
     const points = range(bins + 2).map((i) => Math.trunc(Math.floor(((dftLen + 1) * 700 * (10 ** ((i * step + lowMel) / 2595) - 1)) / rate)));

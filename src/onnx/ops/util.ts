@@ -143,5 +143,32 @@ export function hostSelect(data: ArrayLike<number>, shape: readonly number[], pi
   return res;
 }
 
+/** hostSelect for exact 64-bit integers. */
+function selectExact<T extends BigInt64Array | BigUint64Array>(data: T, shape: readonly number[], picks: readonly (readonly number[])[]): T {
+  const idx = hostSelect(Float64Array.from({ length: data.length }, (_, i) => i), shape, picks);
+  const out = new (data.constructor as { new (n: number): T })(idx.length);
+  for (let i = 0; i < idx.length; i++) out[i] = data[idx[i]!]!;
+  return out;
+}
+
+/** Select on a host-only value, keeping its exact 64-bit copy. */
+export function selectHostVal(x: TVal, picks: readonly (readonly number[])[], shape: readonly number[] = picks.map((p) => p.length)): TVal {
+  return new TVal(x.elem, shape, undefined, hostSelect(x.host!, x.shape, picks), "", x.exact ? selectExact(x.exact, x.shape, picks) : undefined);
+}
+
 /** Whether a value is host-only (exact numbers, no tensor yet): shape arithmetic can stay on the host. */
 export const hostOnly = (v: TVal): boolean => v.host !== undefined && !v.materialised;
+
+/** Largest tensor an op may create from sizes read out of the model (a hostile file cannot exhaust memory). */
+export const MAX_ELEMENTS = 2 ** 30;
+
+/** Refuse output shapes that are negative, non-integer, or absurdly large. */
+export function guardShape(ctx: OpCtx, shape: readonly number[], what = "output"): number[] {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) fail(ctx.op, `${what} shape [${shape.join(",")}] has an invalid size ${d}`);
+    n *= d;
+  }
+  if (n > MAX_ELEMENTS) fail(ctx.op, `${what} shape [${shape.join(",")}] has ${n} elements, more than the ${MAX_ELEMENTS} an imported model may create`);
+  return [...shape];
+}

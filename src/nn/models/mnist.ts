@@ -1,4 +1,4 @@
-import * as nn from "../nn/index.js";
+import * as nn from "../index.js";
 
 export type MnistModel = "mlp" | "cnn";
 

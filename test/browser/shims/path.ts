@@ -1,0 +1,44 @@
+/** `node:path` (POSIX) for the browser run: the few functions the suites use to build fixture paths. */
+
+export const sep = "/";
+
+export function normalize(p: string): string {
+  const abs = p.startsWith("/");
+  const out: string[] = [];
+  for (const part of p.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") {
+      if (out.length && out[out.length - 1] !== "..") out.pop();
+      else if (!abs) out.push("..");
+    } else out.push(part);
+  }
+  const s = out.join("/");
+  return abs ? `/${s}` : s || ".";
+}
+
+export const join = (...parts: string[]): string => normalize(parts.filter(Boolean).join("/"));
+
+export function resolve(...parts: string[]): string {
+  let p = "";
+  for (const x of parts) p = x.startsWith("/") ? x : `${p}/${x}`;
+  return normalize(p.startsWith("/") ? p : `/${p}`);
+}
+
+export function dirname(p: string): string {
+  const n = normalize(p);
+  const i = n.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : n.slice(0, i);
+}
+
+export function basename(p: string, ext?: string): string {
+  const b = normalize(p).split("/").pop() ?? "";
+  return ext && b.endsWith(ext) ? b.slice(0, -ext.length) : b;
+}
+
+export function extname(p: string): string {
+  const b = basename(p);
+  const i = b.lastIndexOf(".");
+  return i <= 0 ? "" : b.slice(i);
+}
+
+export default { sep, normalize, join, resolve, dirname, basename, extname };
