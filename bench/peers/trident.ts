@@ -14,8 +14,8 @@ const args = parseArgs();
 const backend = args.rest.get("backend") ?? "wasm";
 // the interpreter is the oracle, not a fast path: only the cheap rows run on it
 const REF_ROWS = new Set(["matmul256", "softmax", "gelu", "dispatch", "mlp_jit"]);
-await tr.setBackend(backend);
-const cfg = await tr.config();
+const be = (await tr.setBackend(backend)) as { ready?(): Promise<void>; getThreads?(): number };
+await be.ready?.();
 
 const t = (data: Float32Array, shape: readonly number[]): tr.Tensor => tr.fromTypedArray(data, shape);
 const run = async (id: string, fn: () => unknown, perRun = 1): Promise<Cell> => {
@@ -134,7 +134,7 @@ impls.dispatch = async () => {
 
 if (backend === "ref") for (const k of Object.keys(impls)) if (!REF_ROWS.has(k)) impls[k] = async () => "ref runs only the cheap rows";
 
-const info = backend === "wasm" ? { backend, threads: cfg.threads || "one per core" } : { backend };
+const info = backend === "wasm" ? { backend, threads: be.getThreads?.() ?? "?" } : { backend };
 const report = await runWorkloads(`trident-${backend}`, info, impls, args);
 emit(report);
 process.exit(0);

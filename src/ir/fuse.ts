@@ -20,8 +20,9 @@ import { simplifyKernel } from "./simplify.js";
  * FusionCosts: ALU op, transcendental, operand load), p is inlined when recomputing is no dearer than
  * storing it once and loading it back:
  *
- *     E · cost  ≤  n · (cost + STORE) + E · LOAD
+ *     E · cost  ≤  n · (cost + STORE) + E · LOAD + KERNEL
  *
+ * (KERNEL, the fixed cost of the extra kernel a stored value usually needs, matters for small arrays.)
  * So a producer read once per element is always inlined (E = n), pure data movement (cost = one load)
  * is always inlined, a cheap producer read by two kernels (a relu mask in the forward and the backward
  * pass) is recomputed, a reduction read by a broadcast (E ≫ n, cost ∝ reduction length) is stored,
@@ -38,10 +39,13 @@ export interface FusionCosts {
   transcendental: number;
   load: number;
   store: number;
+  /** Fixed cost of one more kernel (dispatch, loop set-up), which storing a value usually adds. */
+  kernel: number;
 }
 // calibrated on the CPU backends: a JS-imported or polynomial exp is ~20 ALU ops, a load from a streamed
 // array ~4 and a store ~8 (it is written back and re-read by a later pass)
-const DEFAULT_COSTS: FusionCosts = { alu: 1, transcendental: 20, load: 4, store: 8 };
+// array ~4 and a store ~8 (it is written back and re-read by a later pass); a dispatch ~2000
+const DEFAULT_COSTS: FusionCosts = { alu: 1, transcendental: 20, load: 4, store: 8, kernel: 2000 };
 
 /**
  * Adjust the default cost units of the fusion heuristic (programs compiled afterwards use them; a backend
@@ -328,7 +332,7 @@ export function fuse(g: Graph, costs: Partial<FusionCosts> = {}): Fusion {
     const count = Math.max(...n.outputs.map((v) => size(g.values[v]!.shape)));
     const plain = outs.some((v) => plainOnly.has(v));
     const plainOk = inf.affine || inf.constant;
-    const cheap = E * inf.cost <= count * (inf.cost + COST.store * outs.length) + E * COST.load;
+    const cheap = E * inf.cost <= count * (inf.cost + COST.store * outs.length) + E * COST.load + COST.kernel;
     const inline = !forced && (!plain || plainOk) && cheap;
     if (inline) {
       // bound the bookkeeping: many contexts collapse into one that counts them all

@@ -9,7 +9,7 @@ import { TridentError, fail } from "../core/errors.js";
 import { newDynamic, traceStack } from "../core/trace.js";
 import { convert } from "../core/prims/elementwise.js";
 import { OnnxUnsupportedError, type MissingOperator } from "./errors.js";
-import { Attrs, lookup, type OpCtx, type OpDef } from "./ops/registry.js";
+import { Attrs, lookup, type OpCtx } from "./ops/registry.js";
 import { AttrType, dataTypeName, type OnnxAttribute, type OnnxFunctionProto, type OnnxGraphProto, type OnnxNodeProto, type OnnxType } from "./proto.js";
 import { TVal, dtypeOf, isSupportedElem, tensorFromProto, type ExternalReader, type Value } from "./values.js";
 
@@ -270,7 +270,8 @@ export class ModelContext {
       }
     } catch (e) {
       if (e instanceof TridentError && !e.message.startsWith("onnx node")) {
-        const msg = `onnx node ${label}: ${e.message}`;
+        // op errors already start with the node label; say once that it is a node of the model
+        const msg = `onnx node ${e.message.startsWith(`${label}: `) ? e.message : `${label}: ${e.message}`}`;
         throw e instanceof OnnxUnsupportedError ? new OnnxUnsupportedError(msg, e.missing) : new TridentError(msg);
       }
       throw e;

@@ -264,6 +264,8 @@ function basis(n: number, like: Tensor): Tensor {
 // ---------------- jit ----------------
 export interface JitOptions {
   staticArgnums?: number[];
+  /** Print the fused kernels each time a new signature is traced ("expressions" adds their IR). */
+  debug?: boolean | "expressions";
 }
 
 interface CacheEntry {
@@ -278,6 +280,8 @@ export interface Jitted<F extends Fn> {
   readonly cacheSize: number;
   /** The closed jaxpr for these arguments (traces if needed). */
   lower(...args: Parameters<F>): ClosedJaxpr;
+  /** The fused kernels these arguments compile to, one line each (inputs, output shapes, fused primitives). */
+  lowerKernels(...args: Parameters<F>): string;
 }
 
 export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
@@ -304,6 +308,7 @@ export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
       }, flat.map((t) => t.aval));
       entry = { closed, outDef: box.def! };
       cache.set(key, entry);
+      if (opts.debug) console.log(describeKernels(closed, { expressions: opts.debug === "expressions" }));
     }
     return { entry, flat };
   };
@@ -314,10 +319,12 @@ export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
   };
   Object.defineProperty(run, "cacheSize", { get: () => cache.size });
   (run as unknown as { lower: unknown }).lower = (...args: unknown[]) => prepare(args).entry.closed;
+  (run as unknown as { lowerKernels: unknown }).lowerKernels = (...args: unknown[]) => describeKernels(prepare(args).entry.closed);
   return run as unknown as Jitted<F>;
 }
 
 import { xlaCall } from "./jitprim.js";
+import { describeKernels } from "./compile.js";
 function callJaxpr(closed: ClosedJaxpr, args: Tensor[]): Tensor[] {
   return xlaCall(closed, args);
 }

@@ -89,6 +89,8 @@ describe("wasm threads", () => {
     await be.ready();
     assert.equal(be.getThreads(), 2);
     assert.deepEqual(Array.from(runOn(be, k, [x])[0]!), Array.from(runOn(wasm1, k, [x])[0]!));
+    assert.throws(() => be.setThreads(-1), TridentError);
+    assert.throws(() => be.setThreads(1.5), /setThreads: threads must be a non-negative integer/);
     be.close();
     assert.equal(be.getThreads(), 1);
     assert.deepEqual(Array.from(runOn(be, k, [x])[0]!), Array.from(runOn(wasm1, k, [x])[0]!));
@@ -109,7 +111,7 @@ describe("wasm threads", () => {
   });
 
   test("a large matmul splits its tiles across threads", () => {
-    const M = 96, K = 64, N = 80;
+    const M = 160, K = 96, N = 100;
     const k: Kernel = {
       name: "mm", inputs: ["float32", "float32"], shape: [M, N],
       outs: [{ dt: "float32", expr: { k: "reduce", op: "sum", vars: [2], ext: [K], dt: "float32", body: bin("mul", load(0, bin("add", bin("mul", idx(0), c(K)), idx(2)), "float32"), load(1, bin("add", bin("mul", idx(2), c(N)), idx(1)), "float32")) } }],

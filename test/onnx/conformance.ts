@@ -4,7 +4,7 @@
  * (an OnnxUnsupportedError: an operator, attribute value or data type Trident does not handle), or
  * crashed (anything else thrown). Cases run in worker threads, so a hung case can be stopped.
  *
- *   node --import tsx test/onnx/conformance.ts [--workers N] [--timeout S] [--filter substring]
+ *   node --import tsx test/onnx/conformance.ts [--workers N] [--timeout S] [--filter substring] [--backend ref|wasm] [--verbose]
  *
  * writes `.cache/onnx-results.json` and regenerates `docs/onnx-operators.md`.
  */
@@ -205,6 +205,8 @@ const firstLine = (s: string) => s.split("\n")[0]!.slice(0, 400);
 
 export interface RunOptions {
   workers?: number;
+  /** Trident backend the workers run on (default: the default backend). */
+  backend?: string;
   /** Seconds one case may take before it counts as "failed: timeout". */
   timeout?: number;
   filter?: string;
@@ -227,7 +229,7 @@ export async function runSuite(opts: RunOptions = {}): Promise<CaseResult[]> {
       const spawn = () => {
         // loader hooks (tsx) are not inherited by workers on Node 20, so each worker registers them first
         const boot = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-        w = new Worker(boot, { eval: true, workerData: { role: "onnx-conformance" }, resourceLimits: { maxOldGenerationSizeMb: 2048 } });
+        w = new Worker(boot, { eval: true, workerData: { role: "onnx-conformance", backend: opts.backend }, resourceLimits: { maxOldGenerationSizeMb: 2048 } });
         w.on("message", (r: CaseResult) => {
           if (timer) clearTimeout(timer);
           results.push(r);
@@ -341,6 +343,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     workers: arg("--workers") ? Number(arg("--workers")) : undefined,
     timeout: arg("--timeout") ? Number(arg("--timeout")) : undefined,
     filter,
+    backend: arg("--backend"),
     onResult: argv.includes("--verbose") ? (r) => console.log(`${r.status.padEnd(11)} ${r.name}${r.detail ? `  ${r.detail}` : ""}`) : undefined,
   });
   const c = counts(results);
@@ -352,8 +355,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 // ------------------------------------------------------------------ entry points
 
 if (!isMainThread && (workerData as { role?: string } | null)?.role === "onnx-conformance") {
+  const backend = (workerData as { backend?: string }).backend;
+  const ready = backend ? import("../../src/index.js").then((tr) => tr.setBackend(backend)) : Promise.resolve();
   parentPort!.on("message", (name: string) => {
-    void runCase(name).then((r) => parentPort!.postMessage(r));
+    void ready.then(() => runCase(name)).then((r) => parentPort!.postMessage(r));
   });
 } else if (isMainThread && process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   void main().then((c) => {

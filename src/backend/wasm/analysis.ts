@@ -27,6 +27,16 @@ function affScale(a: Affine, k: number): Affine {
 export const coef = (a: Affine, v: number): number => a.t.get(v) ?? 0;
 
 /**
+ * Stride of a group of variables (outermost first) that merges into one index: each outer coefficient
+ * is the inner one times the inner extent. Null when the group does not merge.
+ */
+export function mergedStride(a: Affine, vars: readonly number[], ext: readonly number[]): number | null {
+  if (vars.length === 0) return 0;
+  for (let j = 0; j + 1 < vars.length; j++) if (coef(a, vars[j]!) !== coef(a, vars[j + 1]!) * ext[j + 1]!) return null;
+  return coef(a, vars[vars.length - 1]!);
+}
+
+/**
  * An affine form that equals the expression wherever every constraint (an affine form ≥ 0) holds.
  * Clamps `min(x, c)`/`max(x, c)` become constraints, so masked loads of padded convolutions stay affine
  * in their valid region.

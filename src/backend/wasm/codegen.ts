@@ -1,5 +1,5 @@
 import type { Expr, Kernel } from "../../ir/expr.js";
-import { coef, affine, Deps, refCounts, topReduces, walk } from "./analysis.js";
+import { Deps, refCounts, topReduces, walk } from "./analysis.js";
 import { ModuleBuilder, Op, T, V, type FuncType } from "./emitter.js";
 import { elemBytes, Fn, IMPORTS, log2 } from "./fn.js";
 import { compileGemm } from "./gemm.js";
@@ -194,43 +194,59 @@ function laneReduce(f: Fn, sg: ScalarGen, deps: Deps, counts: Map<Expr, number>,
   const vg = new VecGen(f, sg, deps, vk, counts);
   const F = domOf(e.body.dt) === "f";
   const accT = sg.accType(e);
-  const acc = f.local(accT), accV = f.local(T.v128), s = f.local(F ? T.f32 : T.i32), v = f.local(T.v128);
+  // independent accumulators hide the latency of the combine (a compare-select chain for max)
+  const U = ext >= 64 ? 4 : 1;
+  const acc = f.local(accT), s = f.local(F ? T.f32 : T.i32), v = f.local(T.v128);
+  const accV = Array.from({ length: U }, () => f.local(T.v128));
   sg.reduceInit(e.op, accT, e.body.dt);
   f.set(acc);
-  f.get(acc).v(F ? V.f32x4_splat : V.i32x4_splat).set(accV);
+  for (const a of accV) f.get(acc).v(F ? V.f32x4_splat : V.i32x4_splat).set(a);
   const kl = f.varLocal(vk);
+  const vstep = (a: number) =>
+    vg.scoped(() => {
+      vg.expr(e.body);
+      f.set(v);
+      vg.combine(e.op, a, v, e.body.dt);
+    });
+  const loop = (width: number, body: () => void) => {
+    f.op(Op.block, T.void, Op.loop, T.void);
+    f.get(kl).i32(ext - width).op(Op.i32_gt_s, Op.br_if).u32(1);
+    body();
+    f.op(Op.br).u32(0).op(Op.end, Op.end);
+  };
   vg.scoped(() => {
     vg.hoist([e.body], new Set(e.vars));
     f.loopVars(e.vars.slice(0, -1), e.ext.slice(0, -1), () => {
       f.i32(0).set(kl);
-      f.op(Op.block, T.void, Op.loop, T.void);
-      f.get(kl).i32(ext - 4).op(Op.i32_gt_s, Op.br_if).u32(1);
-      vg.scoped(() => {
-        vg.expr(e.body);
-        f.set(v);
-        vg.combine(e.op, accV, v, e.body.dt);
+      if (U > 1) {
+        loop(4 * U, () =>
+          accV.forEach((a) => {
+            vstep(a);
+            f.get(kl).i32(4).op(Op.i32_add).set(kl);
+          }),
+        );
+      }
+      loop(4, () => {
+        vstep(accV[0]!);
+        f.get(kl).i32(4).op(Op.i32_add).set(kl);
       });
-      f.get(kl).i32(4).op(Op.i32_add).set(kl);
-      f.op(Op.br).u32(0).op(Op.end, Op.end);
       // the tail of the innermost variable
-      f.op(Op.block, T.void, Op.loop, T.void);
-      f.get(kl).i32(ext).op(Op.i32_ge_s, Op.br_if).u32(1);
-      sg.scoped(() => {
-        sg.expr(e.body);
-        f.set(s);
-        sg.combine(e.op, acc, s, e.body.dt, accT);
+      loop(1, () => {
+        sg.scoped(() => {
+          sg.expr(e.body);
+          f.set(s);
+          sg.combine(e.op, acc, s, e.body.dt, accT);
+        });
+        f.get(kl).i32(1).op(Op.i32_add).set(kl);
       });
-      f.get(kl).i32(1).op(Op.i32_add).set(kl);
-      f.op(Op.br).u32(0).op(Op.end, Op.end);
     });
   });
+  for (let j = 1; j < U; j++) vg.combine(e.op, accV[0]!, accV[j]!, e.body.dt);
   for (let L = 0; L < 4; L++) {
-    f.get(accV).vlane(F ? V.f32x4_extract_lane : V.i32x4_extract_lane, L).set(s);
+    f.get(accV[0]!).vlane(F ? V.f32x4_extract_lane : V.i32x4_extract_lane, L).set(s);
     sg.combine(e.op, acc, s, e.body.dt, accT);
   }
   f.get(acc);
   sg.finish(e, accT);
 }
 
-void coef;
-void affine;

@@ -1,5 +1,5 @@
 import type { Expr, Kernel } from "../../ir/expr.js";
-import { affine, coef, Deps, refCounts, topReduces, type Affine } from "./analysis.js";
+import { affine, coef, Deps, mergedStride, refCounts, topReduces, type Affine } from "./analysis.js";
 import { Op, T, V } from "./emitter.js";
 import { elemBytes, Fn, log2 } from "./fn.js";
 import { buildModule, type CodegenOptions, type CompiledKernel } from "./codegen.js";
@@ -13,8 +13,6 @@ const MR = 4, NR = 8, NQ = NR / 4;
 export const gemmTuning = {
   /** Bytes of packed B per task (kept in L2 while every row block of the task streams past it). */
   blockBytes: 192 * 1024,
-  /** Steps of k per micro-kernel loop iteration. */
-  unrollK: 1,
 };
 /** Tasks to aim for, so that threads balance. */
 const TARGET_TASKS = 16;
@@ -82,15 +80,6 @@ export function findContraction(k: Kernel, deps: Deps): Contraction | null {
 
 const range = (a: number, b: number): number[] => Array.from({ length: Math.max(0, b - a) }, (_, i) => a + i);
 
-/** Stride of a group of variables that merges into one (outer coefficient = inner coefficient × inner extent). */
-function mergedStride(a: Affine, vars: readonly number[], ext: readonly number[]): number | null {
-  if (vars.length === 0) return 0;
-  for (let j = 0; j + 1 < vars.length; j++) {
-    if (coef(a, vars[j]!) !== coef(a, vars[j + 1]!) * ext[j + 1]!) return null;
-  }
-  return coef(a, vars[vars.length - 1]!);
-}
-
 /** Factor A read in place: an f32 load whose index is affine with mergeable M and K strides, M stride ≥ 0. */
 function directA(a: Expr, mVars: number[], shape: readonly number[], red: ReduceExpr): { arg: number; aff: Affine; sM: number; sK: number } | null {
   if (a.k !== "load" || a.dt !== "float32") return null;
@@ -121,7 +110,9 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const nc = Math.min(Math.ceil(N / NR) * NR, Math.max(NR, Math.floor(gemmTuning.blockBytes / (4 * K) / NR) * NR));
   const nBlocks = Math.ceil(N / nc);
   const mRowBlocks = Math.ceil(M / MR);
-  const mBlocks = Math.min(mRowBlocks, Math.max(1, Math.ceil(TARGET_TASKS / (batchCount * nBlocks))));
+  // more tasks only for threads, and never blocks so short that packing B dominates (≥ 16 rows)
+  const small = 2 * batchCount * M * N * K < 1 << 21;
+  const mBlocks = small ? 1 : Math.min(Math.ceil(mRowBlocks / 4), Math.max(1, Math.ceil(TARGET_TASKS / (batchCount * nBlocks))));
   const mc = Math.ceil(mRowBlocks / mBlocks) * MR;
   const mBlocksReal = Math.ceil(M / mc);
   const tasks = batchCount * mBlocksReal * nBlocks;
@@ -288,27 +279,20 @@ export function compileGemm(k: Kernel, opts: CodegenOptions): CompiledKernel | n
   const micro = (mr: number) => {
     const aRow = direct ? direct.sM * 4 : 4, aStep = direct ? direct.sK * 4 : MR * 4;
     for (let r = 0; r < mr; r++) for (let q = 0; q < NQ; q++) f.vsplatI(0).set(acc[r]![q]!);
-    // one step of k, u steps past pa and pb
-    const step = (u: number) => {
-      for (let q = 0; q < NQ; q++) f.get(pb).vmem(V.load, 4, u * NR * 4 + q * 16).set(bv[q]!);
-      for (let r = 0; r < mr; r++) {
-        if (u > 0 && aStep < 0) f.get(pa).i32(u * aStep).op(Op.i32_add).vmem(V.load32_splat, 2, r * aRow).set(av);
-        else f.get(pa).vmem(V.load32_splat, 2, r * aRow + u * aStep).set(av);
-        for (let q = 0; q < NQ; q++) {
-          const a = acc[r]![q]!, b = bv[q]!;
-          f.madd(() => f.get(av), () => f.get(b), () => f.get(a)).set(a);
-        }
-      }
-    };
-    const U = Math.max(1, Math.min(gemmTuning.unrollK, K));
-    const iters = Math.floor(K / U);
-    f.get(pb).i32(iters * U * NR * 4).op(Op.i32_add).set(pend);
+    // (the engine unrolls this loop itself; unrolling it here makes it spill)
+    f.get(pb).i32(K * NR * 4).op(Op.i32_add).set(pend);
     f.op(Op.loop, T.void);
-    for (let u = 0; u < U; u++) step(u);
-    f.get(pa).i32(U * aStep).op(Op.i32_add).set(pa);
-    f.get(pb).i32(U * NR * 4).op(Op.i32_add).tee(pb).get(pend).op(Op.i32_ne, Op.br_if).u32(0);
+    for (let q = 0; q < NQ; q++) f.get(pb).vmem(V.load, 4, q * 16).set(bv[q]!);
+    for (let r = 0; r < mr; r++) {
+      f.get(pa).vmem(V.load32_splat, 2, r * aRow).set(av);
+      for (let q = 0; q < NQ; q++) {
+        const a = acc[r]![q]!, b = bv[q]!;
+        f.madd(() => f.get(av), () => f.get(b), () => f.get(a)).set(a);
+      }
+    }
+    f.get(pa).i32(aStep).op(Op.i32_add).set(pa);
+    f.get(pb).i32(NR * 4).op(Op.i32_add).tee(pb).get(pend).op(Op.i32_ne, Op.br_if).u32(0);
     f.op(Op.end);
-    for (let u = 0; u < K % U; u++) step(u);
   };
 
   /** Apply the epilogue to the tile at rows [i, i + mr), columns [j0 + p·NR, +NR) and store it. */

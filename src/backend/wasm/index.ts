@@ -1,5 +1,5 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, storageArray, type DType, type TypedArray } from "../../core/dtype.js";
-import { TridentError } from "../../core/errors.js";
+import { fail, TridentError } from "../../core/errors.js";
 import { kernelKey, type Kernel, type RoutineCall } from "../../ir/expr.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
 import { erf, erfinv } from "../ref/math.js";
@@ -68,6 +68,7 @@ export class WasmBackend implements Backend {
   private parallelWork: number;
   private scratchOf: (t: number) => number;
   private pool: Pool | null = null;
+  private requested = -1;
   /** Per-thread scratch (packed panels), index 0 for the calling thread. */
   private scratch: ({ ptr: number; cls: number; bytes: number } | undefined)[] = [];
 
@@ -90,11 +91,13 @@ export class WasmBackend implements Backend {
    * stays single-threaded.
    */
   setThreads(n: number): void {
+    if (!Number.isInteger(n) || n < 0) fail("setThreads", `threads must be a non-negative integer (0 = one per core), got ${n}`);
+    if (n === this.requested && (this.pool !== null) === (n !== 1 && this.shared)) return;
+    this.requested = n;
     this.pool?.close();
     this.pool = null;
-    const want = Math.max(0, Math.floor(n));
-    if (!this.shared || want === 1) return;
-    this.pool = new Pool(this.heap, want === 0 ? 0 : want - 1);
+    if (!this.shared || n === 1) return;
+    this.pool = new Pool(this.heap, n === 0 ? 0 : n - 1);
   }
 
   /** Threads in use (the calling one included); with the default, final once `ready()` resolves. */
@@ -111,6 +114,7 @@ export class WasmBackend implements Backend {
   close(): void {
     this.pool?.close();
     this.pool = null;
+    this.requested = 1;
   }
 
   /** Scratch pointer of thread t with at least `bytes` bytes (grown by reallocating; no job is running). */

@@ -1,5 +1,5 @@
 import type { Expr } from "../../ir/expr.js";
-import { coef, conjunction, guarded, type Affine } from "./analysis.js";
+import { coef, conjunction, guarded, mergedStride, type Affine } from "./analysis.js";
 import { Op, T, V } from "./emitter.js";
 import type { Fn } from "./fn.js";
 import type { ReduceExpr, ScalarGen } from "./scalar.js";
@@ -21,12 +21,6 @@ export interface PlainRows {
   aff: Affine;
   /** Element stride between consecutive (merged) K positions. */
   sK: number;
-}
-
-function mergedStride(a: Affine, vars: readonly number[], ext: readonly number[]): number | null {
-  if (vars.length === 0) return 0;
-  for (let j = 0; j + 1 < vars.length; j++) if (coef(a, vars[j]!) !== coef(a, vars[j + 1]!) * ext[j + 1]!) return null;
-  return coef(a, vars[vars.length - 1]!);
 }
 
 export function plainRows(b: Expr, nVars: readonly number[], shape: readonly number[], red: ReduceExpr): PlainRows | null {

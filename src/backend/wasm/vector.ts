@@ -23,9 +23,7 @@ export function vectorisable(roots: readonly Expr[]): boolean {
   walk(roots, (e) => {
     if (e.k === "idx") return;
     if (!domOf(e.dt)) ok = false;
-    if (e.k === "load" && !domOf(e.dt)) ok = false;
     if ((e.k === "cast" || e.k === "bitcast") && !domOf(e.x.dt)) ok = false;
-    if (e.k === "reduce" && e.dt === "float16") ok = false;
   });
   return ok;
 }

@@ -7,10 +7,9 @@ import * as S from "../../core/prims/structural.js";
 import { take } from "../../ops/indexing.js";
 import { matmul } from "../../ops/linalg.js";
 import type { Tensor } from "../../tensor.js";
-import { dataTypeName } from "../proto.js";
-import { def, out, tin, topt, type OpCtx } from "./registry.js";
+import { def, out, tin, topt } from "./registry.js";
 import { convCore } from "./nn.js";
-import { DataType, bcast, bcastTo, held, lit, range } from "./util.js";
+import { bcast, bcastTo, held, lit, range } from "./util.js";
 
 /** [B, T, H*D] → [B, H, T, D]. */
 function heads(t: Tensor, h: number): Tensor {
@@ -233,7 +232,6 @@ def("CausalConvWithState", (ins, ctx) => {
   return [out(y, xv.elem), out(present, xv.elem)];
 });
 
-export { dataTypeName, DataType };
 
 def("ai.onnx.preview:FlexAttention", {
   noFold: true,

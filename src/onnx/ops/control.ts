@@ -8,10 +8,10 @@ import * as E from "../../core/prims/elementwise.js";
 import * as S from "../../core/prims/structural.js";
 import type { Tensor } from "../../tensor.js";
 import { cond as laxCond, scan as laxScan, whileLoop } from "../../transforms/control.js";
-import { dataTypeName, type OnnxGraphProto } from "../proto.js";
+import type { OnnxGraphProto } from "../proto.js";
 import { TVal, dtypeOf, type OptVal, type SeqVal, type Value } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, hostTensor, int64Val, prod, range } from "./util.js";
+import { DataType, axisOf, hostTensor, int64Val, range } from "./util.js";
 
 const isTensor = (v: Value | null | undefined): v is TVal => !!v && v.kind === "tensor";
 
@@ -137,8 +137,8 @@ def("Scan", {
     const v8 = ctx.opset < 9;
     const all = v8 ? ins.slice(1) : ins;
     const nState = all.length - nScanIn;
-    const states = all.slice(0, nState).map((v, i) => tin(all, i, ctx, `state ${i}`));
-    const xs = all.slice(nState).map((v, i) => tin(all, nState + i, ctx, `scan input ${i}`));
+    const states = range(nState).map((i) => tin(all, i, ctx, `state ${i}`));
+    const xs = range(all.length - nState).map((i) => tin(all, nState + i, ctx, `scan input ${i}`));
     if (v8) {
       // run each batch element separately and stack the results
       const B = states[0]?.shape[0] ?? xs[0]!.shape[0]!;
@@ -294,7 +294,7 @@ def("SplitToSequence", { staticInputs: [1], run(ins, ctx) {
 def("ConcatFromSequence", (ins, ctx) => {
   const s = seqIn(ins, 0, ctx);
   const newAxis = ctx.attrs.int("new_axis", 0) !== 0;
-  const items = s.items.map((v, i) => tin(s.items, i, ctx, `sequence element ${i}`));
+  const items = s.items.map((_, i) => tin(s.items, i, ctx, `sequence element ${i}`));
   if (!items.length) fail(ctx.op, "cannot concatenate an empty sequence");
   const r = items[0]!.rank + (newAxis ? 1 : 0);
   const ax = axisOf(ctx, ctx.attrs.int("axis", 0), r);
@@ -342,5 +342,3 @@ def("OptionalGetElement", (ins, ctx) => {
   if (v.value === null) fail(ctx.op, "the optional is empty");
   return [v.value];
 });
-
-export { dataTypeName, prod };

@@ -53,9 +53,6 @@ binary("BitwiseOr", (a, b) => E.or(a, b));
 binary("BitwiseXor", (a, b) => E.xor(a, b));
 
 def("Mod", {
-  check(attrs) {
-    void attrs;
-  },
   run(ins, ctx) {
     const [a, b, elem] = operands(ins, ctx);
     const fmod = ctx.attrs.int("fmod", 0);

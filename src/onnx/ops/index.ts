@@ -12,3 +12,5 @@ import "./rnn.js";
 import "./quant.js";
 import "./signal.js";
 import "./misc.js";
+import "./ml.js";
+import "./vision.js";

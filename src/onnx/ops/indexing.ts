@@ -6,10 +6,9 @@ import { checkIndexRange, gather, scatterAdd } from "../../core/prims/indexing.j
 import * as S from "../../core/prims/structural.js";
 import { take } from "../../ops/indexing.js";
 import type { Tensor } from "../../tensor.js";
-import { unsupported } from "../errors.js";
 import { TVal } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, bcastTo, guardShape, hostOnly, hostSelect, hostTensor, hostValues, int64Val, lit, prod, range, selectHostVal, strides } from "./util.js";
+import { axisOf, bcastTo, guardShape, hostOnly, hostSelect, hostTensor, hostValues, int64Val, prod, range, selectHostVal, strides } from "./util.js";
 
 /** Negative indices count from the end (int32 result). */
 function wrapNeg(idx: Tensor, n: number): Tensor {
@@ -375,5 +374,3 @@ def("Col2Im", {
     return [out(S.reshape(r, [N, C, ...image]), x.elem)];
   },
 });
-
-export { wrapNeg, unsupported, lit, DataType };

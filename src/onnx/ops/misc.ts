@@ -7,10 +7,9 @@ import * as S from "../../core/prims/structural.js";
 import { take } from "../../ops/indexing.js";
 import { matmul } from "../../ops/linalg.js";
 import type { Tensor } from "../../tensor.js";
-import { unsupported } from "../errors.js";
 import { TVal } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, bcastTo, guardShape, hostTensor, hostValues, int64Val, lit, prod, range, strides } from "./util.js";
+import { guardShape, hostTensor, hostValues, int64Val, lit, prod, range, strides } from "./util.js";
 
 // ---------------- GridSample ----------------
 /** Mirror v into [lo, hi] (the reference's repeated reflection at the near border). */
@@ -302,5 +301,3 @@ def("ai.onnx.ml:Binarizer", (ins, ctx) => {
   const th = ctx.attrs.float("threshold", 0);
   return [out(E.convert(E.greater(xv.t, lit(xv.t, th)), xv.t.dtype), xv.elem)];
 });
-
-export { unsupported, DataType, bcastTo };

@@ -6,7 +6,7 @@ import { fail, fmtShape } from "../../core/errors.js";
 import { unsupported } from "../errors.js";
 import { TVal } from "../values.js";
 import { def, tin } from "./registry.js";
-import { DataType, hostValues, range } from "./util.js";
+import { DataType, hostValues } from "./util.js";
 
 interface Gram {
   id: number;
@@ -140,7 +140,9 @@ def("ai.onnx.ml:TreeEnsemble", {
       }
       return fail(ctx.op, "a tree does not terminate");
     };
-    const init = agg === 2 ? Infinity : agg === 3 ? -Infinity : 0;
+    // the reference starts min/max at the dtype's finite extremes
+    const big = xv.elem === DataType.DOUBLE ? 1.7976931348623157e308 : 3.4028234663852886e38;
+    const init = agg === 2 ? big : agg === 3 ? -big : 0;
     const res = new Float64Array(N * nTargets).fill(init);
     for (let r = 0; r < N; r++) {
       for (const root of roots) {
@@ -156,5 +158,3 @@ def("ai.onnx.ml:TreeEnsemble", {
     return [new TVal(xv.elem, [N, nTargets], undefined, res)];
   },
 });
-
-export { range };

@@ -9,8 +9,6 @@ import * as R from "../../core/prims/reduce.js";
 import * as S from "../../core/prims/structural.js";
 import { einsum, matmul } from "../../ops/linalg.js";
 import type { Tensor } from "../../tensor.js";
-import { unsupported } from "../errors.js";
-import type { Attrs } from "./registry.js";
 import { def, out, tin, topt, type OpCtx } from "./registry.js";
 import { DataType, axisOf, bcast, bcastTo, hostTensor, lit, prod, range } from "./util.js";
 
@@ -76,7 +74,7 @@ function perAxis(ctx: OpCtx, name: string, n: number, dflt: number): number[] {
 }
 
 /** Padding from auto_pad / pads for a forward convolution or pooling window. */
-function convPads(ctx: OpCtx, inS: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): [number, number][] {
+export function convPads(ctx: OpCtx, inS: readonly number[], kernel: readonly number[], strides: readonly number[], dilations: readonly number[]): [number, number][] {
   const n = inS.length;
   const auto = ctx.attrs.string("auto_pad", "NOTSET");
   if (auto === "SAME_UPPER" || auto === "SAME_LOWER") {
@@ -102,7 +100,7 @@ function convGeom(ctx: OpCtx, x: Tensor, kernel: readonly number[]): ConvGeom {
 }
 
 /** Convolution on float operands (ints go through float64, which is exact for them). */
-function convCore(x: Tensor, w: Tensor, g: ConvGeom, groups: number, lhsDilation?: number[]): Tensor {
+export function convCore(x: Tensor, w: Tensor, g: ConvGeom, groups: number, lhsDilation?: number[]): Tensor {
   const n = x.ndim - 2;
   const canon = range(n + 2);
   return conv(x, w, {
@@ -217,7 +215,6 @@ function poolGeom(ctx: OpCtx, x: Tensor): PoolGeom {
 
 /** Every window element stacked on a new axis 2: [N, C, K, ...out]. */
 function windows(x: Tensor, g: PoolGeom, padValue: number): Tensor {
-  const n = g.kernel.length;
   const inS = x.shape.slice(2);
   const need = g.out.map((o, s) => (o - 1) * g.strides[s]! + (g.kernel[s]! - 1) * g.dilations[s]! + 1);
   const hi = need.map((m, s) => Math.max(0, m - inS[s]! - g.pads[s]![0]));
@@ -230,7 +227,6 @@ function windows(x: Tensor, g: PoolGeom, padValue: number): Tensor {
     const sl = S.slice(xp, start, limit, [1, 1, ...g.strides]);
     return S.reshape(sl, [x.shape[0]!, x.shape[1]!, 1, ...g.out]);
   });
-  void n;
   return S.concatenate(parts, 2);
 }
 
@@ -262,9 +258,6 @@ function windowSources(inS: readonly number[], g: PoolGeom, countPadUpTo?: "pads
 const lowestOf = (dt: DType) => (isFloat(dt) ? -Infinity : dt === "int32" ? -(2 ** 31) : dt === "int8" ? -128 : 0);
 
 def("MaxPool", {
-  check(attrs: Attrs) {
-    void attrs;
-  },
   run(ins, ctx) {
     const xv = tin(ins, 0, ctx, "X");
     const x = xv.t;
@@ -486,5 +479,3 @@ def("Einsum", (ins, ctx) => {
   const r = einsum(eq.replace(/\s+/g, ""), ...vs.map((v) => E.convert(v.t, t0.dtype)));
   return [out(back(r), vs[0]!.elem)];
 });
-
-export { convCore, convPads, widen, windows, poolGeom, unsupported };

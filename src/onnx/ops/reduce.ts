@@ -1,6 +1,6 @@
 /** Reductions, arg-reductions, scans, top-k and the softmax family. */
 import { isFloat } from "../../core/dtype.js";
-import { fail, fmtShape } from "../../core/errors.js";
+import { fail } from "../../core/errors.js";
 import { full } from "../../core/prims/constants.js";
 import * as E from "../../core/prims/elementwise.js";
 import * as R from "../../core/prims/reduce.js";
@@ -195,7 +195,7 @@ function softmaxLike(name: string, f: (t: Tensor, ax: number) => Tensor): void {
   });
 }
 
-function softmax(t: Tensor, ax: number): Tensor {
+export function softmax(t: Tensor, ax: number): Tensor {
   const w = widen(t);
   const m = stopGradient(R.reduceMax(w, [ax]));
   const mb = S.broadcastInDim(E.select(E.isinf(m), lit(m, 0), m), w.shape, R.keptDims(w.ndim, [ax]));
@@ -203,7 +203,7 @@ function softmax(t: Tensor, ax: number): Tensor {
   const s = S.broadcastInDim(R.reduceSum(e, [ax]), w.shape, R.keptDims(w.ndim, [ax]));
   return E.convert(E.div(e, s), t.dtype);
 }
-function logSoftmax(t: Tensor, ax: number): Tensor {
+export function logSoftmax(t: Tensor, ax: number): Tensor {
   const w = widen(t);
   const m = stopGradient(R.reduceMax(w, [ax]));
   const mb = S.broadcastInDim(E.select(E.isinf(m), lit(m, 0), m), w.shape, R.keptDims(w.ndim, [ax]));
@@ -219,7 +219,6 @@ function hardmax(t: Tensor, ax: number): Tensor {
 softmaxLike("Softmax", softmax);
 softmaxLike("LogSoftmax", logSoftmax);
 softmaxLike("Hardmax", hardmax);
-export { softmax, logSoftmax };
 
 def("LpNormalization", (ins, ctx) => {
   const x = tin(ins, 0, ctx, "input");
@@ -233,5 +232,3 @@ def("LpNormalization", (ins, ctx) => {
   const zero = E.eq(nb, lit(nb, 0));
   return [out(E.select(zero, lit(t, 0), E.div(t, E.select(zero, lit(nb, 1), nb))), x.elem)];
 });
-
-export { fmtShape };

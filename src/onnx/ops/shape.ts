@@ -6,7 +6,7 @@ import * as S from "../../core/prims/structural.js";
 import { take } from "../../ops/indexing.js";
 import type { Tensor } from "../../tensor.js";
 import { unsupported } from "../errors.js";
-import { TVal, tensorFromProto, type Value } from "../values.js";
+import { TVal, type Value } from "../values.js";
 import { def, ints, out, tin, topt, type OpCtx } from "./registry.js";
 import { DataType, axisOf, bcastTo, broadcastShape, guardShape, hostOnly, hostTensor, int64Val, prod, range, selectHostVal } from "./util.js";
 

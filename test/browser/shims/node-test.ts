@@ -120,9 +120,14 @@ export class TestContext {
 
 const message = (e: unknown): string => (e instanceof Error ? `${e.name}: ${e.message}${e.stack ? `\n${e.stack.split("\n").slice(1, 6).join("\n")}` : ""}` : String(e));
 
+/** Says why a test must not run here (it needs Node), or null. */
+export type SkipRule = (path: string[], name: string) => string | null;
+let skipRule: SkipRule = () => null;
+
 async function runCase(c: Case, path: string[], hooks: { beforeEach: Hook[]; afterEach: Hook[] }, report: (r: TestResult) => void): Promise<void> {
-  if (c.skip || c.todo || !c.fn) {
-    report({ path, name: c.name, status: c.todo ? "todo" : "skip", ms: 0 });
+  const ruled = skipRule(path, c.name);
+  if (c.skip || c.todo || !c.fn || ruled) {
+    report({ path, name: c.name, status: c.todo ? "todo" : "skip", ms: 0, error: ruled ?? undefined });
     return;
   }
   const t0 = performance.now();
@@ -177,8 +182,13 @@ export function resetRegistry(): void {
 }
 
 /** Run everything registered since the last reset, reporting each test as it ends. */
-export async function runRegistered(report: (r: TestResult) => void): Promise<void> {
-  await runSuite(root, [], { beforeEach: [], afterEach: [] }, report);
+export async function runRegistered(report: (r: TestResult) => void, skip: SkipRule = () => null): Promise<void> {
+  skipRule = skip;
+  try {
+    await runSuite(root, [], { beforeEach: [], afterEach: [] }, report);
+  } finally {
+    skipRule = () => null;
+  }
 }
 
 export default test;
