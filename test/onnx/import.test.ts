@@ -164,6 +164,41 @@ for (const backend of BACKENDS) {
         assert.deepEqual(values(gx), [3, 3, 2, 2, 1, 1]);
       }));
 
+    test("Loop unrolls under jit and grad with a static trip count", () =>
+      withBackend(backend, () => {
+        // acc' = acc + 1, scan output acc'^2, three iterations
+        const body = B.graph("body", [B.node("Add", ["acc", "one"], ["acc2"]), B.node("Identity", ["c"], ["c2"]), B.node("Mul", ["acc2", "acc2"], ["sq"])],
+          [B.valueInfo("i", DT.INT64, []), B.valueInfo("c", DT.BOOL, []), B.valueInfo("acc", DT.FLOAT, [2])],
+          [B.valueInfo("c2", DT.BOOL, []), B.valueInfo("acc2", DT.FLOAT, [2]), B.valueInfo("sq", DT.FLOAT, [2])], [B.floatTensor("one", [], [1])]);
+        const g = B.graph("loop", [B.node("Loop", ["M", "", "x"], ["fin", "sqs"], [{ name: "body", type: P.AttrType.GRAPH, g: body }])],
+          [B.valueInfo("x", DT.FLOAT, [2])], [B.valueInfo("fin", DT.FLOAT, [2]), B.valueInfo("sqs", DT.FLOAT, [3, 2])], [B.int64Tensor("M", [], [3])]);
+        const m = onnx.load(P.encodeModel(B.model(g, 17)));
+        const x = tr.tensor([1, 2]);
+        const expected = [1, 2, 3].flatMap((k) => [(1 + k) ** 2, (2 + k) ** 2]);
+        assert.deepEqual(values(m.run({ x }).sqs!), expected);
+        assert.deepEqual(values((tr.jit((x: tr.Tensor) => m.fn({ x }))(x) as Record<string, tr.Tensor>).sqs!), expected);
+        // d/dx sum_k (x + k)^2 = sum_k 2 (x + k)
+        assert.deepEqual(values(tr.grad((x: tr.Tensor) => m.fn({ x }).sqs!.sum())(x)), [18, 24]);
+      }));
+
+    test("operators the conformance suite leaves out: ConcatFromSequence, SequenceErase, GlobalLpPool", () =>
+      withBackend(backend, () => {
+        const g = B.graph("seq", [
+          B.node("SequenceConstruct", ["a", "b", "c"], ["s"]),
+          B.node("SequenceErase", ["s", "one"], ["s2"]),
+          B.node("ConcatFromSequence", ["s2"], ["cat"], [B.attrInt("axis", 0), B.attrInt("new_axis", 1)]),
+          B.node("GlobalLpPool", ["img"], ["lp"], [B.attrInt("p", 3)]),
+        ], [B.valueInfo("a", DT.FLOAT, [2]), B.valueInfo("b", DT.FLOAT, [2]), B.valueInfo("c", DT.FLOAT, [2]), B.valueInfo("img", DT.FLOAT, [1, 2, 2, 2])],
+        [B.valueInfo("cat", DT.FLOAT, [2, 2]), B.valueInfo("lp", DT.FLOAT, [1, 2, 1, 1])], [B.int64Tensor("one", [], [1])]);
+        const m = onnx.load(P.encodeModel(B.model(g, 17)));
+        const img = [1, -2, 3, 0.5, 2, 2, -1, 4];
+        const r = m.run({ a: tr.tensor([1, 2]), b: tr.tensor([3, 4]), c: tr.tensor([5, 6]), img: tr.tensor(img).reshape([1, 2, 2, 2]) });
+        assert.deepEqual(r.cat!.shape, [2, 2]);
+        assert.deepEqual(values(r.cat!), [1, 2, 5, 6]);
+        const lp = (xs: number[]) => Math.cbrt(xs.reduce((s, v) => s + Math.abs(v) ** 3, 0));
+        assertClose(values(r.lp!), [lp(img.slice(0, 4)), lp(img.slice(4))], { rtol: 1e-6 });
+      }));
+
     test("int64 values are exact: static uses read the file's numbers, outputs come back as BigInt64Array", () =>
       withBackend(backend, () => {
         // Slice with the INT64_MAX "to the end" sentinel fed as an input, and an int64 arithmetic output
