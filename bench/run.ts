@@ -108,28 +108,14 @@ function speedup(unit: string, tri: Cell, peer: Cell): number {
   return unit === "GFLOP/s" ? tri.value / peer.value : peer.value / tri.value;
 }
 
-function table(reports: RunnerReport[], startup: StartupResult[]): string {
+function table(reports: RunnerReport[]): string {
   const tri = reports.find((r) => r.runner === "trident-wasm");
-  const cols = reports.map((r) => r.runner);
-  const startupBy = new Map(startup.map((s) => [s.runner, s]));
-  const rows: string[][] = [["workload", "unit", ...cols]];
+  const rows: string[][] = [["workload", "unit", ...reports.map((r) => r.runner)]];
   for (const w of WORKLOADS) {
     const row = [w.label, w.unit];
     for (const r of reports) {
-      let c: Cell | undefined = r.cells[w.id];
-      if (w.id === "import") {
-        const s = startupBy.get(r.runner);
-        c = s && s.ms !== null ? { value: s.ms, ms: s.ms, samples: s.samples } : undefined;
-      }
-      if (!c) {
-        row.push("—");
-        continue;
-      }
-      let s = fmt(c.value);
-      const base = w.id === "import" ? startupBy.get("trident-wasm") : undefined;
-      const triCell = w.id === "import" ? (base && base.ms !== null ? { value: base.ms, ms: base.ms, samples: 1 } : undefined) : tri?.cells[w.id];
-      if (triCell && r.runner !== "trident-wasm") s += ` (${fmt(speedup(w.unit, triCell, c))}×)`;
-      row.push(s);
+      const c = r.cells[w.id], t = tri?.cells[w.id];
+      row.push(!c ? "—" : t && r !== tri ? `${fmt(c.value)} (${fmt(speedup(w.unit, t, c))}×)` : fmt(c.value));
     }
     if (row.slice(2).some((x) => x !== "—")) rows.push(row);
   }
@@ -165,10 +151,14 @@ async function main(): Promise<void> {
   if (o.startup && (!o.only || o.only.includes("import"))) {
     process.stderr.write("import + first op…\n");
     startup = await measureStartups(ROOT, reports.map((r) => r.runner), o.quick ? 3 : 5, notes);
+    for (const st of startup) {
+      const r = reports.find((x) => x.runner === st.runner);
+      if (r && st.ms !== null) r.cells.import = { value: st.ms, ms: st.ms, samples: st.samples };
+    }
   }
   const load1 = os.loadavg();
   console.log(`\nMedian of several runs after warm-up. (r×) = Trident-wasm's speed-up over that column: >1 Trident is faster.\n`);
-  console.log(table(reports, startup));
+  console.log(table(reports));
   const all = [...notes, ...skippedNotes(reports)];
   for (const r of reports) if (Object.keys(r.info).length) all.push(`${r.runner}: ${Object.entries(r.info).map(([k, v]) => `${k}=${v}`).join(", ")}`);
   console.log(`\nNotes:\n${all.map((n) => `  - ${n}`).join("\n")}`);

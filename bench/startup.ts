@@ -28,7 +28,8 @@ function snippets(bundle: string): Record<string, { cmd: string; args: string[] 
   return {
     "node (bare)": node(done),
     "trident-wasm": node(`const tr = await import(${JSON.stringify(bundle)}); await tr.setBackend("wasm"); tr.tensor([1, 2, 3]).mul(2).dataSync(); ${done}`),
-    "tfjs-wasm-1t": node(`const tf = await import("@tensorflow/tfjs"); await import("@tensorflow/tfjs-backend-wasm"); await tf.setBackend("wasm"); tf.tensor([1, 2, 3]).mul(2).dataSync(); ${done}`),
+    // tfjs-core rather than the @tensorflow/tfjs umbrella (layers, converter, webgl): the lightest wasm setup
+    "tfjs-wasm-1t": node(`const tf = await import("@tensorflow/tfjs-core"); await import("@tensorflow/tfjs-backend-wasm"); await tf.setBackend("wasm"); tf.mul(tf.tensor([1, 2, 3]), 2).dataSync(); ${done}`),
     "jax-wasm-1t": node(`const { numpy: np } = await import("@jax-js/jax"); await np.array([1, 2, 3]).mul(2).data(); ${done}`),
     ort: node(`const ort = await import("onnxruntime-node"); const s = await ort.InferenceSession.create(Buffer.from("${ADD_MODEL}", "base64")); ` +
       `(await s.run({ x: new ort.Tensor("float32", new Float32Array([1, 2, 3]), [3]) })).y.data; ${done}`),
@@ -69,7 +70,8 @@ export async function measureStartups(root: string, runners: string[], runs: num
   const bundle = await bundleTrident(root);
   const all = snippets(bundle);
   const results: StartupResult[] = [];
-  const names = Object.keys(all).filter((n) => n.includes("(bare)") || runners.includes(n));
+  const usesPython = runners.includes("numpy") || runners.includes("torch");
+  const names = Object.keys(all).filter((n) => runners.includes(n) || n === "node (bare)" || (n === "python (bare)" && usesPython));
   for (const name of names) {
     const s = all[name];
     if (!s) continue;

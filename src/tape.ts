@@ -3,6 +3,7 @@ import { evalHooks } from "./core/trace.js";
 import { executePrimitive } from "./core/execute.js";
 import { isFloat } from "./core/dtype.js";
 import { TridentError } from "./core/errors.js";
+import { postorder } from "./core/graph.js";
 import { keep, scope, scopeHooks, trackCreated } from "./memory.js";
 import { EagerTensor, Tensor, type TapeNode } from "./tensor.js";
 import { backwardPass, linearizeFlat } from "./transforms/partial.js";
@@ -138,24 +139,8 @@ function backwardNodes(root: EagerTensor, seed: Tensor, opts: { retainGraph?: bo
       accumulate(root, seed);
       return;
     }
-    // reverse topological order over nodes
-    const order: TapeNode[] = [];
-    const seen = new Set<TapeNode>();
-    const visit = (n: TapeNode) => {
-      const stack: [TapeNode, boolean][] = [[n, false]];
-      while (stack.length) {
-        const [m, done] = stack.pop()!;
-        if (done) {
-          order.push(m);
-          continue;
-        }
-        if (seen.has(m)) continue;
-        seen.add(m);
-        stack.push([m, true]);
-        for (const i of m.inputs) if (i._node && !seen.has(i._node)) stack.push([i._node, false]);
-      }
-    };
-    visit(root._node);
+    // walked backwards below: reverse topological order over nodes
+    const order = postorder([root._node], (m) => m.inputs.map((i) => i._node));
     const cts = new Map<TapeNode, (Tensor | null)[]>();
     cts.set(root._node, Array.from({ length: root._node.nOut }, (_, i) => (i === root._outIndex ? seed : null)));
     for (let k = order.length - 1; k >= 0; k--) {

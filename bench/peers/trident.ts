@@ -134,7 +134,7 @@ impls.dispatch = async () => {
 
 if (backend === "ref") for (const k of Object.keys(impls)) if (!REF_ROWS.has(k)) impls[k] = async () => "ref runs only the cheap rows";
 
-const info = backend === "wasm" ? { backend, threads: be.getThreads?.() ?? "?" } : { backend };
+const info: Record<string, string | number> = backend === "wasm" ? { backend, threads: be.getThreads?.() ?? "?" } : { backend };
 const report = await runWorkloads(`trident-${backend}`, info, impls, args);
 emit(report);
 process.exit(0);

@@ -126,6 +126,25 @@ export function exprKey(e: Expr): string {
 }
 
 /**
+ * One node as text, its children given by the ids `id` assigns them (called in child order): two nodes
+ * are structurally equal exactly when their signatures are. -0 stays apart from 0, and NaN and ±Infinity
+ * from each other.
+ */
+export function nodeSignature(e: Expr, id: (child: Expr) => number): string {
+  switch (e.k) {
+    case "const": return `c${e.dt}:${Object.is(e.v, -0) ? "-0" : String(e.v)}`;
+    case "idx": return `i${e.id}`;
+    case "load": return `l${e.dt}:${e.arg}:${id(e.at)}`;
+    case "un": return `u${e.op}:${e.dt}:${id(e.x)}`;
+    case "bin": return `b${e.op}:${e.dt}:${id(e.x)}:${id(e.y)}`;
+    case "sel": return `s${e.dt}:${id(e.c)}:${id(e.x)}:${id(e.y)}`;
+    case "cast": return `t${e.dt}:${id(e.x)}`;
+    case "bitcast": return `v${e.dt}:${id(e.x)}`;
+    case "reduce": return `r${e.op}:${e.dt}:${e.vars.join(",")}:${e.ext.join(",")}:${id(e.body)}`;
+  }
+}
+
+/**
  * A cache key of a kernel whose length is linear in its expression DAG: shared subexpressions are
  * numbered once instead of repeated (JSON.stringify expands a DAG into a tree, exponentially for
  * ciphers such as threefry), and NaN/±Infinity constants stay distinct (JSON maps them all to null).
@@ -136,18 +155,7 @@ export function kernelKey(k: Kernel): string {
   const visit = (e: Expr): number => {
     const hit = ids.get(e);
     if (hit !== undefined) return hit;
-    let s: string;
-    switch (e.k) {
-      case "const": s = `c:${e.dt}:${Object.is(e.v, -0) ? "-0" : String(e.v)}`; break;
-      case "idx": s = `i:${e.id}`; break;
-      case "load": s = `l:${e.dt}:${e.arg}:${visit(e.at)}`; break;
-      case "un": s = `u:${e.op}:${e.dt}:${visit(e.x)}`; break;
-      case "bin": s = `b:${e.op}:${e.dt}:${visit(e.x)}:${visit(e.y)}`; break;
-      case "sel": s = `s:${e.dt}:${visit(e.c)}:${visit(e.x)}:${visit(e.y)}`; break;
-      case "cast": s = `t:${e.dt}:${visit(e.x)}`; break;
-      case "bitcast": s = `v:${e.dt}:${visit(e.x)}`; break;
-      case "reduce": s = `r:${e.op}:${e.dt}:${e.vars.join(",")}:${e.ext.join(",")}:${visit(e.body)}`; break;
-    }
+    const s = nodeSignature(e, visit);
     const id = parts.length;
     parts.push(s);
     ids.set(e, id);

@@ -1,5 +1,5 @@
 import type { DType } from "../core/dtype.js";
-import { idx, linear, load, c, VarGen, type Access, type Expr, type Kernel } from "./expr.js";
+import { idx, linear, load, c, nodeSignature, VarGen, type Access, type Expr, type Kernel } from "./expr.js";
 import { simplifyKernel } from "./simplify.js";
 
 /**
@@ -121,18 +121,7 @@ class StructIds {
   id(e: Expr): number {
     const hit = this.ids.get(e);
     if (hit !== undefined) return hit;
-    let s: string;
-    switch (e.k) {
-      case "const": s = `c${e.dt}:${Object.is(e.v, -0) ? "-0" : String(e.v)}`; break;
-      case "idx": s = `i${e.id}`; break;
-      case "load": s = `l${e.dt}:${e.arg}:${this.id(e.at)}`; break;
-      case "un": s = `u${e.op}:${e.dt}:${this.id(e.x)}`; break;
-      case "bin": s = `b${e.op}:${e.dt}:${this.id(e.x)}:${this.id(e.y)}`; break;
-      case "sel": s = `s${e.dt}:${this.id(e.c)}:${this.id(e.x)}:${this.id(e.y)}`; break;
-      case "cast": s = `t${e.dt}:${this.id(e.x)}`; break;
-      case "bitcast": s = `v${e.dt}:${this.id(e.x)}`; break;
-      case "reduce": s = `r${e.op}:${e.dt}:${e.vars.join(",")}:${e.ext.join(",")}:${this.id(e.body)}`; break;
-    }
+    const s = nodeSignature(e, (x) => this.id(x));
     let v = this.table.get(s);
     if (v === undefined) {
       v = this.table.size;

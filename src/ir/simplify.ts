@@ -1,5 +1,5 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, type DType } from "../core/dtype.js";
-import { c, type BinOp, type Expr, type Kernel } from "./expr.js";
+import { c, nodeSignature, type BinOp, type Expr, type Kernel } from "./expr.js";
 
 /**
  * Kernel simplification after fusion. Fusing movement primitives composes their index maps, so a
@@ -49,18 +49,7 @@ export class Simplifier {
 
   /** The canonical node of e (children must be canonical already). */
   private mk(e: Expr): Expr {
-    let key: string;
-    switch (e.k) {
-      case "const": key = `c${e.dt}:${Object.is(e.v, -0) ? "-0" : String(e.v)}`; break;
-      case "idx": key = `i${e.id}`; break;
-      case "load": key = `l${e.dt}:${e.arg}:${this.id(e.at)}`; break;
-      case "un": key = `u${e.op}:${e.dt}:${this.id(e.x)}`; break;
-      case "bin": key = `b${e.op}:${e.dt}:${this.id(e.x)}:${this.id(e.y)}`; break;
-      case "sel": key = `s${e.dt}:${this.id(e.c)}:${this.id(e.x)}:${this.id(e.y)}`; break;
-      case "cast": key = `t${e.dt}:${this.id(e.x)}`; break;
-      case "bitcast": key = `v${e.dt}:${this.id(e.x)}`; break;
-      case "reduce": key = `r${e.op}:${e.dt}:${e.vars.join(",")}:${e.ext.join(",")}:${this.id(e.body)}`; break;
-    }
+    const key = nodeSignature(e, (x) => this.id(x));
     const hit = this.table.get(key);
     if (hit) return hit;
     this.table.set(key, e);

@@ -67,7 +67,20 @@ function step(mode: Mode, xg: Tensor, hg: Tensor, h: Tensor, c: Tensor | null): 
   }
 }
 
-abstract class RNNBase extends Module {
+/** What recurrent layers and cells share: PyTorch's state-dict names and initialisation. */
+abstract class Recurrent extends Module {
+  abstract readonly hiddenSize: number;
+  protected override stateKey(field: string): string {
+    return torchKey(field);
+  }
+  /** Every weight and bias ~ U(−1/√hidden, 1/√hidden). */
+  resetParameters(): void {
+    const s = 1 / Math.sqrt(this.hiddenSize);
+    for (const p of this.parameters()) init.uniform_(p, -s, s);
+  }
+}
+
+abstract class RNNBase extends Recurrent {
   readonly mode: Mode;
   readonly inputSize: number;
   readonly hiddenSize: number;
@@ -107,14 +120,6 @@ abstract class RNNBase extends Module {
       }
     }
     this.resetParameters();
-  }
-  protected override stateKey(field: string): string {
-    return torchKey(field);
-  }
-  /** Every weight and bias ~ U(−1/√hidden, 1/√hidden). */
-  resetParameters(): void {
-    const s = 1 / Math.sqrt(this.hiddenSize);
-    for (const p of this.parameters()) init.uniform_(p, -s, s);
   }
   private param(name: string): Tensor | null {
     return ((this as unknown as Record<string, unknown>)[name] as Tensor | undefined) ?? null;
@@ -234,7 +239,7 @@ export class RNN extends RNNBase {
 }
 
 /** One-step cells: weight_ih [G·H, in], weight_hh [G·H, H], bias_ih, bias_hh. */
-abstract class CellBase extends Module {
+abstract class CellBase extends Recurrent {
   weightIh: Tensor;
   weightHh: Tensor;
   biasIh: Tensor | null;
@@ -253,13 +258,6 @@ abstract class CellBase extends Module {
     this.biasIh = opts.bias === false ? null : parameter(zeros([G], dt));
     this.biasHh = opts.bias === false ? null : parameter(zeros([G], dt));
     this.resetParameters();
-  }
-  protected override stateKey(field: string): string {
-    return torchKey(field);
-  }
-  resetParameters(): void {
-    const s = 1 / Math.sqrt(this.hiddenSize);
-    for (const p of this.parameters()) init.uniform_(p, -s, s);
   }
   /** input [N, in] or [in]; states [N, H] or [H]. */
   protected cell(input: Tensor, h: Tensor | null, c: Tensor | null): [Tensor, Tensor | null] {

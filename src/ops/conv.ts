@@ -1,6 +1,6 @@
 import { isFloat } from "../core/dtype.js";
 import { fail, fmtShape } from "../core/errors.js";
-import { conv, convOutSize } from "../core/prims/conv.js";
+import { conv, convOutSize, type ConvP } from "../core/prims/conv.js";
 import { dotGeneral } from "../core/prims/linalg.js";
 import * as E from "../core/prims/elementwise.js";
 import * as R from "../core/prims/reduce.js";
@@ -73,12 +73,28 @@ function addBias(op: string, out: Tensor, bias: TensorLike | null | undefined): 
   return add(out, S.reshape(b, [1, O, ...out.shape.slice(2).map(() => 1)]));
 }
 
-function convNd(op: string, nsp: number, input: TensorLike, weight: TensorLike, bias: TensorLike | null | undefined, opts: ConvOpts): Tensor {
+/**
+ * The operands of a convolution, promoted and with the batch axis added where missing, after the checks
+ * every convolution makes: the weight's rank (`weightAxes` names its leading axes) and the group count.
+ */
+function convOperands(op: string, nsp: number, input: TensorLike, weight: TensorLike, weightAxes: string, groupsOpt: number | undefined): { x: Tensor; w: Tensor; wasUnbatched: boolean; groups: number } {
   const [xi, w] = promote(op, input, weight) as [Tensor, Tensor];
   const [x, wasUnbatched] = batched(op, xi, nsp);
-  if (w.ndim !== nsp + 2) fail(op, `weight must have shape [out, in/groups, ${SPATIAL[nsp - 1]}], got ${fmtShape(w.shape)}`);
-  const groups = opts.groups ?? 1;
+  if (w.ndim !== nsp + 2) fail(op, `weight must have shape [${weightAxes}, ${SPATIAL[nsp - 1]}], got ${fmtShape(w.shape)}`);
+  const groups = groupsOpt ?? 1;
   if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${groups}`);
+  return { x, w, wasUnbatched, groups };
+}
+
+/** The conv primitive on channels-first operands in one batch group, then the bias, then `unbatch`. */
+function convChannelsFirst(op: string, x: Tensor, w: Tensor, g: Omit<ConvP, "batchGroupCount" | "lhsSpec" | "rhsSpec" | "outSpec">, bias: TensorLike | null | undefined, wasUnbatched: boolean): Tensor {
+  const canon = range(x.ndim);
+  const out = conv(x, w, { ...g, batchGroupCount: 1, lhsSpec: canon, rhsSpec: canon, outSpec: canon });
+  return unbatch(addBias(op, out, bias), wasUnbatched);
+}
+
+function convNd(op: string, nsp: number, input: TensorLike, weight: TensorLike, bias: TensorLike | null | undefined, opts: ConvOpts): Tensor {
+  const { x, w, wasUnbatched, groups } = convOperands(op, nsp, input, weight, "out, in/groups", opts.groups);
   const C = x.shape[1]!, O = w.shape[0]!;
   if (w.shape[1]! * groups !== C) {
     fail(op, `weight ${fmtShape(w.shape)} expects ${w.shape[1]! * groups} input channels (${w.shape[1]} per group x ${groups} groups) but input ${fmtShape(x.shape)} has ${C}`);
@@ -94,19 +110,8 @@ function convNd(op: string, nsp: number, input: TensorLike, weight: TensorLike, 
       fail(op, `kernel ${fmtShape(kernel)} (dilation ${JSON.stringify(dilation)}) is larger than the padded input ${fmtShape(x.shape)} on spatial axis ${s}`);
     }
   });
-  const canon = range(nsp + 2);
-  const out = conv(x, w, {
-    strides: stride,
-    padding,
-    lhsDilation: Array<number>(nsp).fill(1),
-    rhsDilation: dilation,
-    featureGroupCount: groups,
-    batchGroupCount: 1,
-    lhsSpec: canon,
-    rhsSpec: canon,
-    outSpec: canon,
-  });
-  return unbatch(addBias(op, out, bias), wasUnbatched);
+  const g = { strides: stride, padding, lhsDilation: Array<number>(nsp).fill(1), rhsDilation: dilation, featureGroupCount: groups };
+  return convChannelsFirst(op, x, w, g, bias, wasUnbatched);
 }
 
 /**
@@ -136,11 +141,7 @@ export function conv3d(input: TensorLike, weight: TensorLike, bias?: TensorLike 
  * (in − 1)·stride − 2·padding + dilation·(k − 1) + outputPadding + 1.
  */
 function convTransposeNd(op: string, nsp: number, input: TensorLike, weight: TensorLike, bias: TensorLike | null | undefined, opts: ConvTransposeOpts): Tensor {
-  const [xi, w] = promote(op, input, weight) as [Tensor, Tensor];
-  const [x, wasUnbatched] = batched(op, xi, nsp);
-  if (w.ndim !== nsp + 2) fail(op, `weight must have shape [in, out/groups, ${SPATIAL[nsp - 1]}], got ${fmtShape(w.shape)}`);
-  const groups = opts.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) fail(op, `groups must be a positive integer, got ${groups}`);
+  const { x, w, wasUnbatched, groups } = convOperands(op, nsp, input, weight, "in, out/groups", opts.groups);
   const C = x.shape[1]!;
   if (w.shape[0] !== C) fail(op, `weight ${fmtShape(w.shape)} expects ${w.shape[0]} input channels but input ${fmtShape(x.shape)} has ${C}`);
   if (C % groups !== 0) fail(op, `input has ${C} channels, not divisible by groups = ${groups}`);
@@ -165,19 +166,8 @@ function convTransposeNd(op: string, nsp: number, input: TensorLike, weight: Ten
     const n = convOutSize(x.shape[2 + s]!, k, 1, padding[s]!, stride[s]!, dilation[s]!);
     if (n <= 0) fail(op, `padding ${JSON.stringify(pad)} leaves no output for input ${fmtShape(x.shape)} and kernel ${fmtShape(kernel)}`);
   });
-  const canon = range(nsp + 2);
-  const out = conv(x, wk, {
-    strides: Array<number>(nsp).fill(1),
-    padding,
-    lhsDilation: stride,
-    rhsDilation: dilation,
-    featureGroupCount: groups,
-    batchGroupCount: 1,
-    lhsSpec: canon,
-    rhsSpec: canon,
-    outSpec: canon,
-  });
-  return unbatch(addBias(op, out, bias), wasUnbatched);
+  const g = { strides: Array<number>(nsp).fill(1), padding, lhsDilation: stride, rhsDilation: dilation, featureGroupCount: groups };
+  return convChannelsFirst(op, x, wk, g, bias, wasUnbatched);
 }
 
 /** 1-D transposed convolution (PyTorch semantics): input [N, C, W], weight [C, out/groups, kw]. */

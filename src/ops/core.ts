@@ -215,25 +215,22 @@ export function logsumexp(x: TensorLike, opts: ReduceOpts = {}): Tensor {
   return opts.keepdims ? out : S.reshape(out, t.shape.filter((_, i) => !axes.includes(i)));
 }
 
-export function argmax(x: TensorLike, opts: { axis?: number | null; keepdims?: boolean } = {}): Tensor {
-  let t = toTensor(x);
-  if (opts.axis === null || opts.axis === undefined) {
-    t = S.reshape(t, [t.size]);
-    return R.argmax(t, 0);
-  }
-  const ax = normAxis("argmax", opts.axis, t.ndim);
-  const r = R.argmax(t, ax);
+/** argmax/argmin over one axis, or over the flattened tensor when no axis is given. */
+function argReduce(op: "argmax" | "argmin", x: TensorLike, opts: { axis?: number | null; keepdims?: boolean }): Tensor {
+  const prim = op === "argmax" ? R.argmax : R.argmin;
+  const t = toTensor(x);
+  if (opts.axis === null || opts.axis === undefined) return prim(S.reshape(t, [t.size]), 0);
+  const ax = normAxis(op, opts.axis, t.ndim);
+  const r = prim(t, ax);
   return opts.keepdims ? S.reshape(r, t.shape.map((d, i) => (i === ax ? 1 : d))) : r;
 }
+/** Index of the largest value along `axis` (of the flattened tensor when omitted); the first on ties. */
+export function argmax(x: TensorLike, opts: { axis?: number | null; keepdims?: boolean } = {}): Tensor {
+  return argReduce("argmax", x, opts);
+}
+/** Index of the smallest value along `axis` (of the flattened tensor when omitted); the first on ties. */
 export function argmin(x: TensorLike, opts: { axis?: number | null; keepdims?: boolean } = {}): Tensor {
-  let t = toTensor(x);
-  if (opts.axis === null || opts.axis === undefined) {
-    t = S.reshape(t, [t.size]);
-    return R.argmin(t, 0);
-  }
-  const ax = normAxis("argmin", opts.axis, t.ndim);
-  const r = R.argmin(t, ax);
-  return opts.keepdims ? S.reshape(r, t.shape.map((d, i) => (i === ax ? 1 : d))) : r;
+  return argReduce("argmin", x, opts);
 }
 
 export function cumsum(x: TensorLike, opts: { axis?: number | null; reverse?: boolean } = {}): Tensor {

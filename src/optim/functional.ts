@@ -90,6 +90,12 @@ function perDtype<T>(make: (dt: DType) => T): (dt: DType) => T {
   };
 }
 
+/** What every update starts from: the parameters and their gradients flattened alike, and the step count. */
+function updateInputs(op: string, grads: unknown, state: { step?: unknown } | null | undefined, params: unknown): { pf: Flat; gf: Flat; step: Tensor } {
+  const pf = paramsFlat(op, params);
+  return { pf, gf: flat(op, "grads", grads, pf), step: stepOf(op, state) };
+}
+
 const newStep = (): Tensor => toTensor(0, "int32");
 const fill = (tree: Flat, f: (p: Tensor) => Tensor) => treeUnflatten(tree.def, tree.leaves.map((p) => f(p)));
 
@@ -118,9 +124,7 @@ export function sgd(opts: Functional<SGDOptions>): FunctionalOptimizer<SgdState>
       return h.momentum !== 0 ? { step: newStep(), momentumBuffer: fill(pf, zerosLike) } : { step: newStep() };
     },
     update(grads, state, params) {
-      const pf = paramsFlat(op, params);
-      const gf = flat(op, "grads", grads, pf);
-      const step = stepOf(op, state);
+      const { pf, gf, step } = updateInputs(op, grads, state, params);
       const bf = h.momentum !== 0 ? flat(op, "state.momentumBuffer", state.momentumBuffer, pf) : null;
       // the first step copies the direction into the buffer; with dampening that differs from 0*m + (1-d)*g
       const isFirst = h.momentum !== 0 && h.dampening !== 0 ? equal(step, 0) : null;
@@ -153,9 +157,7 @@ function adamLike(op: string, decoupled: boolean, opts: Functional<AdamOptions>)
       return s;
     },
     update(grads, state, params) {
-      const pf = paramsFlat(op, params);
-      const gf = flat(op, "grads", grads, pf);
-      const step = stepOf(op, state);
+      const { pf, gf, step } = updateInputs(op, grads, state, params);
       const m = flat(op, "state.expAvg", state.expAvg, pf);
       const v = flat(op, "state.expAvgSq", state.expAvgSq, pf);
       const vmax = h.amsgrad ? flat(op, "state.maxExpAvgSq", state.maxExpAvgSq, pf) : null;
@@ -215,9 +217,7 @@ export function rmsprop(opts: Functional<RMSpropOptions> = {}): FunctionalOptimi
       return s;
     },
     update(grads, state, params) {
-      const pf = paramsFlat(op, params);
-      const gf = flat(op, "grads", grads, pf);
-      const step = stepOf(op, state);
+      const { pf, gf, step } = updateInputs(op, grads, state, params);
       const sq = flat(op, "state.squareAvg", state.squareAvg, pf);
       const ga = h.centered ? flat(op, "state.gradAvg", state.gradAvg, pf) : null;
       const mb = h.momentum > 0 ? flat(op, "state.momentumBuffer", state.momentumBuffer, pf) : null;
@@ -250,9 +250,7 @@ export function adagrad(opts: Functional<AdagradOptions> = {}): FunctionalOptimi
       return { step: newStep(), sum: fill(pf, (p) => fullLike(p, h.initialAccumulatorValue)) };
     },
     update(grads, state, params) {
-      const pf = paramsFlat(op, params);
-      const gf = flat(op, "grads", grads, pf);
-      const step = stepOf(op, state);
+      const { pf, gf, step } = updateInputs(op, grads, state, params);
       const sums = flat(op, "state.sum", state.sum, pf);
       const rate = lrAt(lr, step);
       // clr = lr / (1 + (t - 1) * lrDecay) with t = step + 1

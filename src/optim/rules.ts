@@ -7,6 +7,8 @@
 import { toTensor } from "../ops/convert.js";
 import { add, astype, maximum, mul, neg, sqrt, sub, div, where } from "../ops/core.js";
 import type { Tensor } from "../tensor.js";
+import type { RMSpropOptions } from "./rmsprop.js";
+import type { SGDOptions } from "./sgd.js";
 
 /** A hyperparameter that is either a JS number or a scalar tensor (a traced schedule value). */
 export type Scalar = number | Tensor;
@@ -27,14 +29,10 @@ function direction(p: Tensor, g: Tensor, weightDecay: number, maximize: boolean)
   return d;
 }
 
-export interface SgdHyper {
-  lr: Scalar;
-  momentum: number;
-  dampening: number;
-  nesterov: boolean;
-  weightDecay: number;
-  maximize: boolean;
-}
+/** An optimizer's options as its rule takes them: the learning rate may be a traced scalar. */
+type WithScalarLr<O> = Omit<O, "lr"> & { lr: Scalar };
+
+export type SgdHyper = WithScalarLr<SGDOptions>;
 
 /**
  * SGD. `buf` is null when no momentum buffer exists yet (stateful first step: the buffer becomes a copy
@@ -97,15 +95,7 @@ export function adamRule(p: Tensor, g: Tensor, s: AdamBuffers, k: AdamScalars, h
   return { param, expAvg: m, expAvgSq: v, maxExpAvgSq: vmax };
 }
 
-export interface RmspropHyper {
-  lr: Scalar;
-  alpha: number;
-  eps: number;
-  weightDecay: number;
-  momentum: number;
-  centered: boolean;
-  maximize: boolean;
-}
+export type RmspropHyper = WithScalarLr<RMSpropOptions>;
 
 export interface RmspropBuffers {
   squareAvg: Tensor;

@@ -199,18 +199,25 @@ export class LinearLR extends LRScheduler {
   }
 }
 
+type LrLambda = (epoch: number) => number;
+
+/** One lrLambda per parameter group: a single function serves every group. */
+function lambdasPerGroup(op: string, optimizer: LrTarget, l: LrLambda | LrLambda[] | undefined): LrLambda[] {
+  const n = optimizer.paramGroups.length;
+  if (Array.isArray(l)) {
+    if (l.length !== n) fail(op, `got ${l.length} lrLambda functions but the optimizer has ${n} parameter groups`);
+    return [...l];
+  }
+  if (typeof l === "function") return Array.from({ length: n }, () => l);
+  return fail(op, `lrLambda must be a function of the epoch, got ${typeof l}`);
+}
+
 /** The rate is the base rate times `lrLambda(epoch)` (one function, or one per group). */
 export class LambdaLR extends LRScheduler {
-  private readonly lambdas: ((epoch: number) => number)[];
-  constructor(optimizer: LrTarget, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[] }) {
+  private readonly lambdas: LrLambda[];
+  constructor(optimizer: LrTarget, opts: { lrLambda: LrLambda | LrLambda[] }) {
     super(optimizer, "LambdaLR");
-    const n = optimizer.paramGroups.length;
-    const l = opts?.lrLambda;
-    if (Array.isArray(l)) {
-      if (l.length !== n) fail("LambdaLR", `got ${l.length} lrLambda functions but the optimizer has ${n} parameter groups`);
-      this.lambdas = [...l];
-    } else if (typeof l === "function") this.lambdas = Array.from({ length: n }, () => l);
-    else fail("LambdaLR", `lrLambda must be a function of the epoch, got ${typeof l}`);
+    this.lambdas = lambdasPerGroup("LambdaLR", optimizer, opts?.lrLambda);
     this.initialStep();
   }
   protected computeLr(): number[] {
@@ -220,16 +227,10 @@ export class LambdaLR extends LRScheduler {
 
 /** Multiply the current rate by `lrLambda(epoch)` every epoch after the first. */
 export class MultiplicativeLR extends LRScheduler {
-  private readonly lambdas: ((epoch: number) => number)[];
-  constructor(optimizer: LrTarget, opts: { lrLambda: ((epoch: number) => number) | ((epoch: number) => number)[] }) {
+  private readonly lambdas: LrLambda[];
+  constructor(optimizer: LrTarget, opts: { lrLambda: LrLambda | LrLambda[] }) {
     super(optimizer, "MultiplicativeLR");
-    const n = optimizer.paramGroups.length;
-    const l = opts?.lrLambda;
-    if (Array.isArray(l)) {
-      if (l.length !== n) fail("MultiplicativeLR", `got ${l.length} lrLambda functions but the optimizer has ${n} parameter groups`);
-      this.lambdas = [...l];
-    } else if (typeof l === "function") this.lambdas = Array.from({ length: n }, () => l);
-    else fail("MultiplicativeLR", `lrLambda must be a function of the epoch, got ${typeof l}`);
+    this.lambdas = lambdasPerGroup("MultiplicativeLR", optimizer, opts?.lrLambda);
     this.initialStep();
   }
   protected computeLr(): number[] {

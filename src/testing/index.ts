@@ -135,8 +135,8 @@ export async function loadFixtures(path: string): Promise<FixtureFile> {
   return parseFixtures(await fs.readFile(path, "utf8"));
 }
 
-async function withBackendSelected<T>(name: string | undefined, fn: () => Promise<T>): Promise<T> {
-  if (name === undefined) return fn();
+/** Run `fn` with the named backend selected, then restore the previous one (also when `fn` throws). */
+export async function withBackend<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
   const prev = tr.getBackend().name;
   await tr.setBackend(name);
   try {
@@ -158,7 +158,7 @@ function asOutput(op: string, r: unknown): tr.Tensor {
 export async function runCase(c: FixtureCase, opts: RunOptions = {}): Promise<CaseResult> {
   const entry = OPS[c.op];
   if (!entry) throw new TridentError(`runCase: unknown fixture op "${c.op}" (case ${c.id}); known ops: ${knownOps().join(", ")}`);
-  return withBackendSelected(opts.backend, () =>
+  const run = () =>
     tr.scope(async (): Promise<CaseResult> => {
       const args: FixtureArg[] = c.args;
       const inputs: (tr.Tensor | JsonValue)[] = args.map((a) => (isFixtureTensor(a) ? fixtureToTensor(a, { floatDtype: opts.floatDtype }) : a));
@@ -180,8 +180,8 @@ export async function runCase(c: FixtureCase, opts: RunOptions = {}): Promise<Ca
       const grads: (FixtureTensor | null)[] = inputs.map(() => null);
       for (let j = 0; j < diffIdx.length; j++) grads[diffIdx[j]!] = await tensorToFixture(gs[j] as tr.Tensor);
       return { out: outFx, grads };
-    }),
-  );
+    });
+  return opts.backend === undefined ? run() : withBackend(opts.backend, run);
 }
 
 type Kind = "float" | "int" | "bool";

@@ -29,7 +29,7 @@ export type Traced<T> = T extends Tensor
           : T;
 
 /** Flatten a pytree to tensors (numbers and booleans become weakly typed scalars). */
-function flatLeaves(op: string, what: string, tree: unknown): [Tensor[], TreeDef] {
+export function flatLeaves(op: string, what: string, tree: unknown): [Tensor[], TreeDef] {
   const [leaves, def] = treeFlatten(tree);
   return [
     leaves.map((l, i) => {

@@ -15,6 +15,7 @@ import { axisSize } from "../core/prims/util.js";
 import { EagerTensor, Tensor } from "../tensor.js";
 import { isGradEnabled } from "../tape.js";
 import { toTensor } from "../ops/convert.js";
+import { flatLeaves } from "./control.js";
 import { JVPTracer } from "./jvp.js";
 import { vjpFlat } from "./partial.js";
 
@@ -173,19 +174,6 @@ export const customJvpCallP = primitive<JvpCallP>(
 );
 
 // ---------------- public API ----------------
-
-/** Flatten a pytree to tensors (numbers and booleans become weakly typed scalars). */
-function flatLeaves(op: string, what: string, tree: unknown): [Tensor[], TreeDef] {
-  const [leaves, def] = treeFlatten(tree);
-  return [
-    leaves.map((l, i) => {
-      if (l instanceof Tensor) return l;
-      if (typeof l === "number" || typeof l === "boolean") return toTensor(l);
-      throw new TridentError(`${op}: ${what} leaf ${i} is a ${typeof l}, expected a Tensor or a number`);
-    }),
-    def,
-  ];
-}
 
 /** Refuse closures over values being differentiated: the user's rule gives derivatives for arguments only. */
 function checkClosure(op: string, consts: readonly Tensor[]): void {

@@ -4,6 +4,7 @@ import { UndefPrimal, type AnyPrimitive, type Params } from "../core/primitive.j
 import { Trace, Tracer, bind, fullLower, fullRaise, newMain, type MainTrace } from "../core/trace.js";
 import { add, convert } from "../core/prims/elementwise.js";
 import type { Tensor } from "../tensor.js";
+import { postorder } from "../core/graph.js";
 import { jvpFlat } from "./jvp.js";
 
 /** A value that is either known now (`known`) or only by its type until later (`known === null`). */
@@ -62,32 +63,13 @@ export class PETrace extends Trace {
   }
 }
 
-function toposort(outs: PETracer[]): PETracer[] {
-  const order: PETracer[] = [];
-  const seen = new Set<PETracer>();
-  const stack: [PETracer, boolean][] = outs.map((o) => [o, false]);
-  while (stack.length) {
-    const [t, done] = stack.pop()!;
-    if (done) {
-      order.push(t);
-      continue;
-    }
-    if (seen.has(t)) continue;
-    seen.add(t);
-    stack.push([t, true]);
-    const r = t.recipe;
-    if (r && r.k === "eqn") for (const p of r.ins) if (!seen.has(p)) stack.push([p, false]);
-  }
-  return order;
-}
-
 function tracersToJaxpr(tracersIn: PETracer[], tracersOut: PETracer[]): { jaxpr: Jaxpr; consts: Tensor[] } {
   const t2v = new Map<PETracer, Var>();
   for (const t of tracersIn) t2v.set(t, new Var(t.aval));
   const constVars = new Map<Tensor, Var>();
   const done = new Set<Recipe>();
   const eqns: JaxprEqn[] = [];
-  for (const t of toposort(tracersOut)) {
+  for (const t of postorder(tracersOut, (x) => (x.recipe?.k === "eqn" ? x.recipe.ins : []))) {
     const r = t.recipe;
     if (!r) throw new Error("partial eval: known tracer reached the jaxpr");
     if (r.k === "lambda") {

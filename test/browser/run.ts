@@ -5,7 +5,7 @@
  * isolated; the suites run in a module Web Worker and report each result back here. Exits 1 on any
  * failure; exits 0 with a note when /usr/bin/chromium is not installed.
  *
- *   npm run test:browser -- [--only conformance/fixtures,core] [--timeout 1800] [--verbose]
+ *   npm run test:browser -- [--only conformance/fixtures,core] [--timeout 900] [--verbose] [--chromium path]
  */
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,6 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { serve } from "./server.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, "../..");
 const SHIMS: Record<string, string> = {
@@ -32,17 +31,19 @@ const NODE_ONLY_TESTS: { suite: string; pattern: string; why: string }[] = [
 ];
 
 interface Args {
+  chromium: string;
   only: string[] | null;
   timeoutS: number;
   verbose: boolean;
 }
 
 function parseArgs(argv = process.argv.slice(2)): Args {
-  const a: Args = { only: null, timeoutS: 3600, verbose: false };
+  const a: Args = { chromium: "/usr/bin/chromium", only: null, timeoutS: 900, verbose: false };
   for (let i = 0; i < argv.length; i++) {
     const x = argv[i]!;
     if (x === "--only") a.only = argv[++i]!.split(",").filter(Boolean);
     else if (x === "--timeout") a.timeoutS = Number(argv[++i]);
+    else if (x === "--chromium") a.chromium = argv[++i]!;
     else if (x === "--verbose") a.verbose = true;
     else throw new Error(`test:browser: unknown argument ${x}`);
   }
@@ -167,8 +168,8 @@ const backendOf = (r: Result): string => {
 
 async function main(): Promise<number> {
   const args = parseArgs();
-  if (!existsSync(CHROMIUM)) {
-    console.log(`test:browser: skipped, ${CHROMIUM} is not installed (apt-get install -y chromium)`);
+  if (!existsSync(args.chromium)) {
+    console.log(`test:browser: skipped, ${args.chromium} is not installed (apt-get install -y chromium)`);
     return 0;
   }
   const all = walk(join(ROOT, "test")).filter((f) => f.endsWith(".test.ts") && !f.startsWith(HERE)).sort();
@@ -199,12 +200,13 @@ async function main(): Promise<number> {
     const site = await serve(PAGE, outdir, [ROOT, resolve(ROOT, "../shared")]);
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: args.chromium,
       args: ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
     });
     try {
       const page = await browser.newPage();
       page.on("pageerror", (e) => unhandled.push(`page: ${e.message}`));
+      if (args.verbose) page.on("console", (m) => console.log(`  [browser ${m.type()}] ${m.text()}`));
       let finish!: (why: string) => void;
       const finished = new Promise<string>((ok) => (finish = ok));
       await page.exposeFunction("__report", (m: { type: string } & Record<string, unknown>) => {

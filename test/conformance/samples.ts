@@ -6,20 +6,16 @@ import * as tr from "../../src/index.js";
 import { allPrimitives, type Params } from "../../src/core/primitive.js";
 import { bind } from "../../src/core/trace.js";
 import type { DType } from "../../src/core/dtype.js";
+import { mulberry32 } from "../helpers.js";
 
 type T = tr.Tensor;
 
 /** A small deterministic generator (mulberry32) so failures reproduce. */
 export class Rng {
-  private s: number;
+  /** The next uniform value in [0, 1). */
+  readonly next: () => number;
   constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(seed);
   }
   private fill(shape: readonly number[], f: () => number, dtype: DType): T {
     const n = shape.reduce((a, b) => a * b, 1);

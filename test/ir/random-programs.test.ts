@@ -4,24 +4,13 @@
 import * as tr from "../../src/index.js";
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { BACKENDS, withBackend, assertClose, values } from "../helpers.js";
+import { BACKENDS, withBackend, assertClose, values, mulberry32 } from "../helpers.js";
 
 type T = tr.Tensor;
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A random program over inputs of shape [4, 6] and [6]: a list of steps replayed on any arguments. */
 function randomProgram(seed: number): (x: T, v: T) => T[] {
-  const r = rng(seed);
+  const r = mulberry32(seed);
   const nSteps = 6 + Math.floor(r() * 10);
   const choices = Array.from({ length: nSteps }, () => [r(), r(), r(), r()]);
   const outPicks = [r(), r()];

@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { bin, c, idx, linear, load, sel, unravel, type Expr, type Kernel } from "../../src/ir/expr.js";
 import { Simplifier, simplifyKernel } from "../../src/ir/simplify.js";
+import { mulberry32 } from "../helpers.js";
 
 /** Evaluate an int32/bool index expression with the IR's semantics (truncating division, wrapping). */
 function evalInt(e: Expr, env: readonly number[]): number {
@@ -36,18 +37,6 @@ function evalInt(e: Expr, env: readonly number[]): number {
   throw new Error(`evalInt: unsupported ${e.k}`);
 }
 
-/** A deterministic pseudo-random generator (mulberry32), so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function randomIndexExpr(r: () => number, depth: number, nVars: number): Expr {
   const pick = (n: number) => Math.floor(r() * n);
   if (depth === 0 || r() < 0.2) return r() < 0.7 ? idx(pick(nVars)) : c(pick(7) - 2);
@@ -72,7 +61,7 @@ describe("kernel simplification", () => {
   test("random index expressions keep their value at every index", () => {
     const ext = [4, 3, 5];
     const extents = new Map(ext.map((n, i) => [i, n]));
-    const r = rng(12345);
+    const r = mulberry32(12345);
     for (let trial = 0; trial < 1500; trial++) {
       const e = randomIndexExpr(r, 5, ext.length);
       const s = new Simplifier(extents).simplify(e);

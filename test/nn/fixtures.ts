@@ -2,6 +2,7 @@
 import { readFileSync } from "node:fs";
 import * as tr from "../../src/index.js";
 import { assertClose, values } from "../helpers.js";
+import { fixtureToTensor } from "../../src/testing/index.js";
 
 export interface FixTensor {
   dtype: "float64" | "int32" | "bool";
@@ -32,9 +33,7 @@ export function fixture(id: string): NnCase {
 
 /** A fixture tensor as a Trident tensor (float64 stays float64). */
 export function T(f: FixTensor): tr.Tensor {
-  const data = f.data.map((v) => (typeof v === "boolean" ? (v ? 1 : 0) : v));
-  const flat = tr.tensor(data.length ? data : [0], { dtype: f.dtype });
-  return data.length ? flat.reshape(f.shape) : tr.zeros(f.shape, f.dtype);
+  return fixtureToTensor(f);
 }
 
 /** A fixture state dict as tensors. */

@@ -1,11 +1,12 @@
 // Layer forwards (and some backwards) against closed forms computed in plain JS and PyTorch references.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import * as tr from "../../src/index.js";
 import * as nn from "../../src/nn/index.js";
 import { BACKENDS, withBackend, assertClose, values } from "../helpers.js";
 import { assertFix, fixture, stateOf, T, type FixTensor } from "./fixtures.js";
+import { opCases } from "../op-fixtures.js";
+import { fixtureToTensor } from "../../src/testing/index.js";
 
 type Tensor = tr.Tensor;
 
@@ -16,19 +17,18 @@ interface OpsCase {
   out: FixTensor;
   vjp?: { cotangent: FixTensor; grads: (FixTensor | null)[] };
 }
-const ops = (JSON.parse(readFileSync(new URL("../../../shared/fixtures/ops.json", import.meta.url), "utf8")) as { cases: OpsCase[] }).cases;
+const ops = (await opCases(["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d"])) as unknown as OpsCase[];
 const opsCase = (id: string) => ops.find((c) => c.id === id)!;
-const f32 = (f: FixTensor) => tr.tensor(f.data as number[]).reshape(f.shape);
 const F32 = { rtol: 1e-4, atol: 1e-5 };
 
 /** Run a module on the fixture input with the fixture weights; compare the output and the vjp of every argument. */
 function checkOpsCase(c: OpsCase, m: nn.Module & { forward(x: Tensor): Tensor; weight: Tensor; bias: Tensor | null }): void {
-  m.loadStateDict({ weight: f32(c.args[1]!), bias: f32(c.args[2]!) });
-  const x = f32(c.args[0]!);
+  m.loadStateDict({ weight: fixtureToTensor(c.args[1]!), bias: fixtureToTensor(c.args[2]!) });
+  const x = fixtureToTensor(c.args[0]!);
   x.requiresGrad = true;
   const y = m.forward(x);
   assertFix(y, c.out, `${c.id} forward`, F32);
-  y.mul(f32(c.vjp!.cotangent)).sum().backward();
+  y.mul(fixtureToTensor(c.vjp!.cotangent)).sum().backward();
   assertFix(x.grad!, c.vjp!.grads[0]!, `${c.id} d/dx`, F32);
   assertFix(m.weight.grad!, c.vjp!.grads[1]!, `${c.id} d/dweight`, F32);
   assertFix(m.bias!.grad!, c.vjp!.grads[2]!, `${c.id} d/dbias`, F32);
@@ -208,11 +208,11 @@ for (const backend of BACKENDS) {
     test("pooling layers reproduce the shared fixtures; adaptive pooling is the window mean", () =>
       withBackend(backend, () => {
         const mp = opsCase("max_pool2d/1");
-        assertFix(new nn.MaxPool2d(3, { stride: 2, padding: 1 }).forward(f32(mp.args[0]!)), mp.out, "MaxPool2d", F32);
+        assertFix(new nn.MaxPool2d(3, { stride: 2, padding: 1 }).forward(fixtureToTensor(mp.args[0]!)), mp.out, "MaxPool2d", F32);
         const mp0 = opsCase("max_pool2d/0");
-        assertFix(new nn.MaxPool2d(2).forward(f32(mp0.args[0]!)), mp0.out, "MaxPool2d default stride", F32);
+        assertFix(new nn.MaxPool2d(2).forward(fixtureToTensor(mp0.args[0]!)), mp0.out, "MaxPool2d default stride", F32);
         const ap = opsCase("avg_pool2d/0");
-        assertFix(new nn.AvgPool2d(2).forward(f32(ap.args[0]!)), ap.out, "AvgPool2d", F32);
+        assertFix(new nn.AvgPool2d(2).forward(fixtureToTensor(ap.args[0]!)), ap.out, "AvgPool2d", F32);
         const x = tr.arange(2 * 3 * 4 * 4).reshape([2, 3, 4, 4]).astype("float32");
         const xv = values(x);
         const g = new nn.AdaptiveAvgPool2d(1).forward(x);

@@ -1,90 +1,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import * as tr from "../../src/index.js";
 import { conv, type ConvP } from "../../src/core/prims/conv.js";
-import { BACKENDS, withBackend, assertClose, values } from "../helpers.js";
+import { BACKENDS, withBackend, assertClose, values, randomTensors, checkGrads as checkGradsFd } from "../helpers.js";
+import { assertCase, opCases } from "../op-fixtures.js";
 
-// ---------------- fixtures ----------------
-type FixTensor = { dtype: tr.DType; shape: number[]; data: (number | string)[] };
-type FixCase = {
-  id: string;
-  op: string;
-  args: (FixTensor | unknown)[];
-  params: Record<string, unknown>;
-  out: FixTensor;
-  tol?: { rtol: number; atol: number };
-  vjp?: { cotangent: FixTensor; grads: (FixTensor | null)[] };
-};
-const FIX = JSON.parse(readFileSync(new URL("../../../shared/fixtures/ops.json", import.meta.url), "utf8")) as { cases: FixCase[] };
-const num = (v: number | string) => (v === "nan" ? NaN : v === "inf" ? Infinity : v === "-inf" ? -Infinity : Number(v));
-const isFixTensor = (a: unknown): a is FixTensor => typeof a === "object" && a !== null && "shape" in a && "data" in a;
-const fromFix = (t: FixTensor) => tr.reshape(tr.tensor(t.data.map(num), { dtype: t.dtype }), t.shape);
-type Pairs = [number, number][];
-
-/** The op of a fixture case as a function of its tensor arguments (snake_case params mapped by hand). */
-function fixtureFn(c: FixCase): (...xs: tr.Tensor[]) => tr.Tensor {
-  const p = c.params;
-  const padding = p["padding"] as Pairs;
-  switch (c.op) {
-    case "conv2d":
-      return (x, w, b) => tr.conv2d(x!, w!, b, { stride: p["stride"] as number[], padding, dilation: p["dilation"] as number[], groups: p["groups"] as number });
-    case "conv1d":
-      return (x, w, b) => tr.conv1d(x!, w!, b, { stride: p["stride"] as number[], padding, dilation: p["dilation"] as number[], groups: p["groups"] as number });
-    case "conv_transpose2d":
-      return (x, w, b) =>
-        tr.convTranspose2d(x!, w!, b, {
-          stride: p["stride"] as number[],
-          padding,
-          outputPadding: p["output_padding"] as number[],
-          dilation: (p["dilation"] as number[] | undefined) ?? 1,
-          groups: (p["groups"] as number | undefined) ?? 1,
-        });
-    case "max_pool2d":
-      return (x) => tr.maxPool2d(x!, { kernelSize: p["kernel"] as number[], stride: p["stride"] as number[], padding });
-    case "avg_pool2d":
-      return (x) => tr.avgPool2d(x!, { kernelSize: p["kernel"] as number[], stride: p["stride"] as number[], padding });
-  }
-  throw new Error(`no mapping for fixture op ${c.op}`);
-}
+const FIXTURE_CASES = await opCases(["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d"]);
 
 // ---------------- oracles ----------------
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return (shape: number[], dtype: tr.DType = "float64") => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    return tr.fromTypedArray(Float64Array.from({ length: n }, () => 2 * next() - 1), shape, dtype);
-  };
-}
-
-/** Vjp (transpose rules) and jvp against central differences in float64 along random directions. */
-function checkGrads(f: (...xs: tr.Tensor[]) => tr.Tensor, args: tr.Tensor[], seed = 11) {
-  const rand = rng(seed);
-  const eps = 1e-6;
-  const out = f(...args);
-  const ct = rand(out.shape);
-  const L = (xs: tr.Tensor[]) => tr.sum(tr.mul(f(...xs), ct)).item();
-  const [, back] = tr.vjp(f, ...args) as [tr.Tensor, (c: tr.Tensor) => tr.Tensor[]];
-  const grads = back(ct);
-  const dirs = args.map((a) => rand(a.shape));
-  args.forEach((a, i) => {
-    assert.deepEqual(grads[i]!.shape, a.shape, `gradient ${i} shape`);
-    const shifted = (s: number) => args.map((b, j) => (j === i ? tr.add(b, tr.mul(dirs[i]!, s)) : b));
-    const fd = (L(shifted(eps)) - L(shifted(-eps))) / (2 * eps);
-    const an = tr.sum(tr.mul(grads[i]!, dirs[i]!)).item();
-    assert.ok(Math.abs(fd - an) <= 1e-6 * (1 + Math.abs(fd)), `vjp of argument ${i}: ${an} vs finite difference ${fd}`);
-  });
-  const [, tan] = tr.jvp(f, args, dirs) as [tr.Tensor, tr.Tensor];
-  const plus = f(...args.map((a, j) => tr.add(a, tr.mul(dirs[j]!, eps))));
-  const minus = f(...args.map((a, j) => tr.sub(a, tr.mul(dirs[j]!, eps))));
-  assertClose(values(tan), values(tr.div(tr.sub(plus, minus), 2 * eps)), { rtol: 1e-6, atol: 1e-7, msg: "jvp vs finite differences" });
-}
+/** Vjp and jvp against central differences in float64 along random directions. */
+const checkGrads = (f: (...xs: tr.Tensor[]) => tr.Tensor, args: tr.Tensor[]) => checkGradsFd(f, args, 11);
 
 const stridesOf = (shape: number[]) => shape.map((_, i) => shape.slice(i + 1).reduce((a, b) => a * b, 1));
 
@@ -232,7 +157,7 @@ function refPool(x: tr.Tensor, kind: "max" | "avg", k: number[], s: number[], p:
 /** Distinct float64 values in random order: max pooling has no ties, so its gradient is unambiguous. */
 function distinct(shape: number[], seed: number): tr.Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  const r = values(rng(seed)([n]));
+  const r = values(randomTensors(seed)([n]));
   const v = [...Array(n).keys()].map((i) => (i - n / 2) * 0.1 + 0.01 * r[i]!);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(((r[i]! + 1) / 2) * (i + 1)) % (i + 1);
@@ -243,31 +168,12 @@ function distinct(shape: number[], seed: number): tr.Tensor {
 
 for (const backend of BACKENDS) {
   describe(`conv and pooling ops [${backend}]`, () => {
-    for (const c of FIX.cases.filter((c) => ["conv2d", "conv1d", "conv_transpose2d", "max_pool2d", "avg_pool2d"].includes(c.op))) {
-      test(`fixture ${c.id} forward and vjp`, () =>
-        withBackend(backend, () => {
-          const f = fixtureFn(c);
-          const args = c.args.map((a) => (isFixTensor(a) ? fromFix(a) : (a as never)));
-          const tol = { rtol: c.tol?.rtol ?? 1e-4, atol: c.tol?.atol ?? 1e-5 };
-          const out = f(...args);
-          assert.deepEqual(out.shape, c.out.shape);
-          assertClose(values(out), c.out.data.map(num), { ...tol, msg: `${c.id} forward` });
-          if (c.vjp) {
-            const [, back] = tr.vjp(f, ...args) as [tr.Tensor, (ct: tr.Tensor) => tr.Tensor[]];
-            const grads = back(fromFix(c.vjp.cotangent));
-            c.vjp.grads.forEach((g, i) => {
-              if (g === null) return;
-              assert.deepEqual(grads[i]!.shape, g.shape);
-              assertClose(values(grads[i]!), g.data.map(num), { ...tol, msg: `${c.id} grad ${i}` });
-            });
-          }
-        }));
-    }
+    for (const c of FIXTURE_CASES) test(`fixture ${c.id} forward and vjp`, () => assertCase(c, { backend }));
 
     for (const [name, xs, ws, p] of CONFIGS) {
       test(`conv primitive (${name}): forward by definition, gradients by finite differences`, () =>
         withBackend(backend, () => {
-          const rand = rng(xs.length * 31 + ws[0]!);
+          const rand = randomTensors(xs.length * 31 + ws[0]!);
           const x = rand(xs), w = rand(ws);
           const out = conv(x, w, p);
           const ref = refConv(x, w, p);
@@ -278,7 +184,7 @@ for (const backend of BACKENDS) {
 
       test(`conv primitive (${name}): vmap over lhs, rhs and both equals a loop`, () =>
         withBackend(backend, () => {
-          const rand = rng(5 + ws[0]!);
+          const rand = randomTensors(5 + ws[0]!);
           const f = (a: tr.Tensor, b: tr.Tensor) => conv(a, b, p);
           const n = 3;
           // map over an inner axis of the lhs and the last axis of the rhs
@@ -293,7 +199,7 @@ for (const backend of BACKENDS) {
 
     test("per-example gradients: vmap of grad through both transpose rules equals a loop", () =>
       withBackend(backend, () => {
-        const rand = rng(21);
+        const rand = randomTensors(21);
         const xb = rand([3, 2, 4, 6, 6]), w = rand([4, 2, 3, 3]);
         const loss = (x: tr.Tensor, k: tr.Tensor) => tr.sum(tr.tanh(tr.conv2d(x, k, null, { stride: 2, padding: 1, groups: 2 })));
         const gw = tr.vmap(tr.grad(loss, { argnums: [0, 1] }), { inAxes: [0, null] })(xb, w) as tr.Tensor[];
@@ -304,7 +210,7 @@ for (const backend of BACKENDS) {
 
     test("conv1d/conv2d/conv3d ops: padding forms, bias, unbatched input", () =>
       withBackend(backend, () => {
-        const rand = rng(31);
+        const rand = randomTensors(31);
         const x = rand([2, 4, 6, 5]), w = rand([6, 2, 3, 2]), b = rand([6]);
         const p = convP(2, { padding: [[1, 1], [0, 1]], strides: [2, 1], rhsDilation: [1, 2], featureGroupCount: 2 });
         const ref = refConv(x, w, p);
@@ -336,7 +242,7 @@ for (const backend of BACKENDS) {
 
     test("convTranspose2d: PyTorch's definition with stride, padding, output padding, dilation and groups", () =>
       withBackend(backend, () => {
-        const rand = rng(41);
+        const rand = randomTensors(41);
         const cases: [number[], number[], number[], number[], number[], number[], number][] = [
           [[2, 4, 3, 4], [4, 3, 3, 3], [2, 2], [1, 1], [1, 1], [1, 1], 1],
           [[1, 4, 3, 3], [4, 2, 2, 3], [3, 2], [0, 1], [2, 0], [1, 2], 2],
@@ -405,7 +311,7 @@ for (const backend of BACKENDS) {
 
     test("adaptiveAvgPool2d against PyTorch's window rule", () =>
       withBackend(backend, () => {
-        const x = rng(61)([2, 3, 7, 5]);
+        const x = randomTensors(61)([2, 3, 7, 5]);
         const xv = values(x);
         for (const [oh, ow] of [[3, 2], [1, 1], [7, 5], [4, 4]] as const) {
           const ref: number[] = [];
@@ -428,7 +334,7 @@ for (const backend of BACKENDS) {
 
     test("vmap of conv2d and pooling equals a loop; jit equals eager", () =>
       withBackend(backend, () => {
-        const rand = rng(71);
+        const rand = randomTensors(71);
         const xb = rand([3, 2, 4, 6, 6]), w = rand([6, 2, 3, 3]), wb = rand([3, 6, 2, 3, 3]), b = rand([6]);
         const net = (x: tr.Tensor, k: tr.Tensor) => {
           const h = tr.maximum(tr.conv2d(x, k, b, { padding: 1, groups: 2 }), 0);

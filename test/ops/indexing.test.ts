@@ -2,18 +2,15 @@
 // finite differences, vmap against loops, jit against eager, and error messages.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import * as tr from "../../src/index.js";
-import { BACKENDS, withBackend, assertClose } from "../helpers.js";
-import { compareCase, loadFixtures, runCase } from "../../src/testing/index.js";
+import { BACKENDS, withBackend, assertClose, mulberry32, fdCheck as fdCheckElements } from "../helpers.js";
+import { describeOpCases, opCases } from "../op-fixtures.js";
 import { gather, scatterAdd as scatterAddPrim } from "../../src/core/prims/indexing.js";
 import { sortWithIndices } from "../../src/core/prims/sort.js";
 
 type T = tr.Tensor;
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/ops.json", import.meta.url));
-const { cases } = await loadFixtures(FIXTURES);
 const OPS = ["take", "take_along_axis", "scatter_add", "one_hot", "embedding", "sort", "argsort", "topk"];
-const mine = cases.filter((c) => OPS.includes(c.op));
+const mine = await opCases(OPS);
 
 const read = async (t: T): Promise<number[]> => Array.from(await t.data());
 const f64 = (data: number[], shape: number[]): T => tr.fromTypedArray(Float64Array.from(data), shape, "float64");
@@ -21,13 +18,7 @@ const i32 = (data: number[], shape: number[]): T => tr.fromTypedArray(Int32Array
 
 /** Seeded uniform generator (mulberry32) so failures reproduce. */
 function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   return {
     normal: (shape: number[]) => f64(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => 2 * next() - 1 + 0.3 * Math.sin(1e3 * next())), shape),
     ints: (shape: number[], lo: number, hi: number) => i32(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => lo + Math.floor((hi - lo) * next())), shape),
@@ -38,29 +29,13 @@ function rng(seed: number) {
 const stridesOf = (s: number[]) => s.map((_, i) => s.slice(i + 1).reduce((a, b) => a * b, 1));
 const ravel = (ix: number[], s: number[]) => ix.reduce((a, v, i) => a + v * stridesOf(s)[i]!, 0);
 
-/**
- * Central finite differences of a scalar function in float64, element by element, against the
- * reverse-mode gradient (and forward mode along a random direction).
- */
+/** The element-by-element finite-difference check of ../helpers, plus forward mode along a random direction. */
 async function fdCheck(f: (...xs: T[]) => T, xs: T[], argnums: number[], tol = 1e-7): Promise<void> {
-  const [, back] = tr.vjp(f, ...xs);
-  const grads = back(tr.tensor(1, { dtype: "float64" })) as T[];
-  const eps = 1e-6;
+  const grads = await fdCheckElements(f, xs, argnums, tol);
   for (const j of argnums) {
-    const x = xs[j]!;
-    const base = await read(x);
-    const g = await read(grads[j]!);
-    for (let k = 0; k < base.length; k++) {
-      const at = (d: number) => {
-        const v = [...base];
-        v[k]! += d;
-        return xs.map((y, i) => (i === j ? f64(v, x.shape) : y));
-      };
-      const fd = ((await read(f(...at(eps))))[0]! - (await read(f(...at(-eps))))[0]!) / (2 * eps);
-      assert.ok(Math.abs(fd - g[k]!) <= tol * Math.max(1, Math.abs(fd)), `arg ${j} element ${k}: gradient ${g[k]} but finite differences give ${fd}`);
-    }
+    const g = grads[j]!;
     // forward mode agrees with reverse mode along a direction
-    const dir = rng(7 + j).normal(x.shape);
+    const dir = rng(7 + j).normal(xs[j]!.shape);
     const tangents = xs.map((y, i) => (i === j ? dir : tr.zerosLike(y)));
     const [, dy] = tr.jvp(f, xs, tangents) as [T, T];
     const dirv = await read(dir);
@@ -76,23 +51,7 @@ async function same(got: T, want: T, msg: string): Promise<void> {
 }
 
 for (const backend of BACKENDS) {
-  describe(`indexing and sorting fixtures [${backend}]`, () => {
-    test("every op of this suite has reference cases", () => {
-      for (const op of OPS) assert.ok(mine.some((c) => c.op === op), `no fixture case for ${op}`);
-    });
-    for (const c of mine) {
-      test(c.id, async () => {
-        const r = await runCase(c, { backend });
-        const { ok, message } = compareCase(c, r);
-        assert.ok(ok, message);
-      });
-      test(`${c.id} in float64 (tight)`, async () => {
-        const r = await runCase(c, { backend, floatDtype: "float64" });
-        const { ok, message } = compareCase(c, r, { rtol: 1e-10, atol: 1e-12 });
-        assert.ok(ok, message);
-      });
-    }
-  });
+  describeOpCases(`indexing and sorting fixtures [${backend}]`, backend, OPS, mine, { rtol: 1e-10, atol: 1e-12 });
 
   describe(`indexing ops against plain-JS oracles [${backend}]`, () => {
     test("take: flattened, along an axis, negative and multi-dimensional indices", () =>

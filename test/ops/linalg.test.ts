@@ -1,79 +1,15 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
 import * as tr from "../../src/index.js";
 import { dotGeneral, type DotGeneralP } from "../../src/core/prims/linalg.js";
-import { BACKENDS, withBackend, assertClose, values } from "../helpers.js";
+import { BACKENDS, withBackend, assertClose, values, randomTensors, checkGrads as checkGradsFd } from "../helpers.js";
+import { assertCase, opCases } from "../op-fixtures.js";
 
-// ---------------- fixtures ----------------
-type FixTensor = { dtype: tr.DType; shape: number[]; data: (number | string)[] };
-type FixCase = {
-  id: string;
-  op: string;
-  args: (FixTensor | unknown)[];
-  params: Record<string, unknown>;
-  out: FixTensor;
-  tol?: { rtol: number; atol: number };
-  vjp?: { cotangent: FixTensor; grads: (FixTensor | null)[] };
-};
-const FIX = JSON.parse(readFileSync(new URL("../../../shared/fixtures/ops.json", import.meta.url), "utf8")) as { cases: FixCase[] };
-const num = (v: number | string) => (v === "nan" ? NaN : v === "inf" ? Infinity : v === "-inf" ? -Infinity : Number(v));
-const isFixTensor = (a: unknown): a is FixTensor => typeof a === "object" && a !== null && "shape" in a && "data" in a;
-const fromFix = (t: FixTensor) => tr.reshape(tr.tensor(t.data.map(num), { dtype: t.dtype }), t.shape);
-
-/** The op of a fixture case as a function of its tensor arguments. */
-function fixtureFn(c: FixCase): (...xs: tr.Tensor[]) => tr.Tensor {
-  switch (c.op) {
-    case "matmul":
-      return (a, b) => tr.matmul(a!, b!);
-    case "einsum":
-      return (...xs) => tr.einsum(c.params["equation"] as string, ...xs);
-    case "attention":
-      return (q, k, v) => tr.attention(q!, k!, v!, { causal: Boolean(c.params["causal"]) });
-  }
-  throw new Error(`no mapping for fixture op ${c.op}`);
-}
+const FIXTURE_CASES = await opCases(["matmul", "einsum", "attention"]);
 
 // ---------------- oracles ----------------
-/** Deterministic float64 data (mulberry32) so failures reproduce. */
-function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return (shape: number[], dtype: tr.DType = "float64") => {
-    const n = shape.reduce((a, b) => a * b, 1);
-    return tr.fromTypedArray(Float64Array.from({ length: n }, () => 2 * next() - 1), shape, dtype);
-  };
-}
-
-/**
- * Check reverse mode (vjp, which runs the transpose rules) and forward mode (jvp) of f against central
- * differences in float64 along random directions.
- */
-function checkGrads(f: (...xs: tr.Tensor[]) => tr.Tensor, args: tr.Tensor[], seed = 7) {
-  const rand = rng(seed);
-  const eps = 1e-6;
-  const out = f(...args);
-  const ct = rand(out.shape);
-  const L = (xs: tr.Tensor[]) => tr.sum(tr.mul(f(...xs), ct)).item();
-  const [, back] = tr.vjp(f, ...args) as [tr.Tensor, (c: tr.Tensor) => tr.Tensor[]];
-  const grads = back(ct);
-  const dirs = args.map((a) => rand(a.shape));
-  args.forEach((_, i) => {
-    const shifted = (s: number) => args.map((a, j) => (j === i ? tr.add(a, tr.mul(dirs[i]!, s)) : a));
-    const fd = (L(shifted(eps)) - L(shifted(-eps))) / (2 * eps);
-    const an = tr.sum(tr.mul(grads[i]!, dirs[i]!)).item();
-    assert.ok(Math.abs(fd - an) <= 1e-6 * (1 + Math.abs(fd)), `vjp of argument ${i}: ${an} vs finite difference ${fd}`);
-  });
-  const [, tan] = tr.jvp(f, args, dirs) as [tr.Tensor, tr.Tensor];
-  const plus = f(...args.map((a, j) => tr.add(a, tr.mul(dirs[j]!, eps))));
-  const minus = f(...args.map((a, j) => tr.sub(a, tr.mul(dirs[j]!, eps))));
-  assertClose(values(tan), values(tr.div(tr.sub(plus, minus), 2 * eps)), { rtol: 1e-6, atol: 1e-7, msg: "jvp vs finite differences" });
-}
+/** Vjp and jvp against central differences in float64 along random directions. */
+const checkGrads = (f: (...xs: tr.Tensor[]) => tr.Tensor, args: tr.Tensor[]) => checkGradsFd(f, args, 7);
 
 /** Naive loops: out[i..., k] = sum_j a[i..., j] b[j, k...] style contraction used as an independent oracle. */
 function naiveMatmul2(a: number[], b: number[], m: number, k: number, n: number): number[] {
@@ -86,30 +22,11 @@ const stack = (xs: tr.Tensor[]) => tr.stack(xs, 0);
 
 for (const backend of BACKENDS) {
   describe(`linalg ops [${backend}]`, () => {
-    for (const c of FIX.cases.filter((c) => ["matmul", "einsum", "attention"].includes(c.op))) {
-      test(`fixture ${c.id} forward and vjp`, () =>
-        withBackend(backend, () => {
-          const f = fixtureFn(c);
-          const args = c.args.map((a) => (isFixTensor(a) ? fromFix(a) : (a as never)));
-          const tol = { rtol: c.tol?.rtol ?? 1e-4, atol: c.tol?.atol ?? 1e-5 };
-          const out = f(...args);
-          assert.deepEqual(out.shape, c.out.shape);
-          assertClose(values(out), c.out.data.map(num), { ...tol, msg: `${c.id} forward` });
-          if (c.vjp) {
-            const [, back] = tr.vjp(f, ...args) as [tr.Tensor, (ct: tr.Tensor) => tr.Tensor[]];
-            const grads = back(fromFix(c.vjp.cotangent));
-            c.vjp.grads.forEach((g, i) => {
-              if (g === null) return;
-              assert.deepEqual(grads[i]!.shape, g.shape);
-              assertClose(values(grads[i]!), g.data.map(num), { ...tol, msg: `${c.id} grad ${i}` });
-            });
-          }
-        }));
-    }
+    for (const c of FIXTURE_CASES) test(`fixture ${c.id} forward and vjp`, () => assertCase(c, { backend }));
 
     test("dot_general: forward against loops and gradients against finite differences", () =>
       withBackend(backend, () => {
-        const rand = rng(1);
+        const rand = randomTensors(1);
         // plain matrix product
         const a = rand([3, 4]), b = rand([4, 5]);
         const mm = (x: tr.Tensor, y: tr.Tensor) => dotGeneral(x, y, { contract: [[1], [0]], batch: [[], []] });
@@ -145,7 +62,7 @@ for (const backend of BACKENDS) {
 
     test("dot_general: vmap over either or both operands equals a loop", () =>
       withBackend(backend, () => {
-        const rand = rng(2);
+        const rand = randomTensors(2);
         const p: DotGeneralP = { contract: [[2, 0], [0, 1]], batch: [[1], [2]] };
         const f = (x: tr.Tensor, y: tr.Tensor) => dotGeneral(x, y, p);
         const x = rand([4, 2, 3]), y = rand([3, 4, 2, 5]);
@@ -171,7 +88,7 @@ for (const backend of BACKENDS) {
 
     test("matmul: NumPy semantics (1-D promotion, batch broadcasting) against loops", () =>
       withBackend(backend, () => {
-        const rand = rng(3);
+        const rand = randomTensors(3);
         const a = rand([3, 4]), b = rand([4, 5]);
         const ref = naiveMatmul2(values(a), values(b), 3, 4, 5);
         assertClose(values(tr.matmul(a, b)), ref, { rtol: 1e-12 });
@@ -219,7 +136,7 @@ for (const backend of BACKENDS) {
 
     test("dot, inner, tensordot, outer against loops", () =>
       withBackend(backend, () => {
-        const rand = rng(4);
+        const rand = randomTensors(4);
         const a = rand([2, 3, 4]), b = rand([5, 4, 6]);
         // dot(a, b)[i, j, k, m] = sum_p a[i, j, p] b[k, p, m]
         const d = tr.dot(a, b);
@@ -250,7 +167,7 @@ for (const backend of BACKENDS) {
 
     test("inner equals a sum of products over the last axes", () =>
       withBackend(backend, () => {
-        const rand = rng(5);
+        const rand = randomTensors(5);
         const a = rand([2, 4]), b = rand([3, 4]);
         const av = values(a), bv = values(b);
         const ref = [0, 1].flatMap((i) => [0, 1, 2].map((j) => [0, 1, 2, 3].reduce((s, k) => s + av[i * 4 + k]! * bv[j * 4 + k]!, 0)));
@@ -259,7 +176,7 @@ for (const backend of BACKENDS) {
 
     test("einsum: implicit output, diagonals, sums, ellipsis, three operands", () =>
       withBackend(backend, () => {
-        const rand = rng(6);
+        const rand = randomTensors(6);
         const a = rand([3, 3]), b = rand([3, 4]), c = rand([4, 2]);
         const av = values(a);
         // trace, diagonal, transposition, total sum, row sums
@@ -304,7 +221,7 @@ for (const backend of BACKENDS) {
 
     test("attention: masks and scale against a loop oracle", () =>
       withBackend(backend, () => {
-        const rand = rng(8);
+        const rand = randomTensors(8);
         const q = rand([2, 3, 4]), k = rand([2, 5, 4]), v = rand([2, 5, 6]);
         const mask = tr.tensor([[true, true, false, true, false], [true, false, false, false, false], [false, true, true, true, true]]);
         const bias = rand([3, 5]);
@@ -339,7 +256,7 @@ for (const backend of BACKENDS) {
 
     test("vmap of matmul equals a loop; jit equals eager; tape backward", () =>
       withBackend(backend, () => {
-        const rand = rng(9);
+        const rand = randomTensors(9);
         const xs = rand([4, 3, 5]), w = rand([5, 2]), ws = rand([4, 5, 2]);
         const loop = (g: (i: number) => tr.Tensor) => stack([0, 1, 2, 3].map(g));
         const row = (t: tr.Tensor, i: number) => tr.squeeze(tr.slice(t, [[i, i + 1]]), 0);

@@ -2,19 +2,16 @@
 // differences, numerical stability at extreme inputs, PyTorch's gradient conventions at kinks, errors.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import * as tr from "../../src/index.js";
-import { BACKENDS, withBackend, assertClose } from "../helpers.js";
-import { compareCase, loadFixtures, runCase } from "../../src/testing/index.js";
+import { BACKENDS, withBackend, assertClose, mulberry32, fdCheck } from "../helpers.js";
+import { describeOpCases, opCases } from "../op-fixtures.js";
 
 type T = tr.Tensor;
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/ops.json", import.meta.url));
-const { cases } = await loadFixtures(FIXTURES);
 const OPS = [
   "relu", "gelu", "gelu_tanh", "silu", "softplus", "elu", "leaky_relu", "log_sigmoid", "softmax", "log_softmax",
   "layer_norm", "batch_norm_train", "cross_entropy", "mse_loss", "binary_cross_entropy_with_logits",
 ];
-const mine = cases.filter((c) => OPS.includes(c.op));
+const mine = await opCases(OPS);
 
 const read = async (t: T): Promise<number[]> => Array.from(await t.data());
 const f64 = (data: number[], shape: number[]): T => tr.fromTypedArray(Float64Array.from(data), shape, "float64");
@@ -24,40 +21,13 @@ const tight = { rtol: 1e-12, atol: 1e-13 };
 const exact = (a: number[], e: number[]) => assertClose(a, e, { rtol: 0, atol: 0 });
 
 function rng(seed: number) {
-  let s = seed >>> 0;
-  const next = () => {
-    let t = (s = (s + 0x6d2b79f5) >>> 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const n = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
   return {
     vals: (shape: number[], lo = -2, hi = 2) => Array.from({ length: n(shape) }, () => lo + (hi - lo) * next()),
     normal: (shape: number[], lo = -2, hi = 2) => f64(Array.from({ length: n(shape) }, () => lo + (hi - lo) * next()), shape),
     ints: (shape: number[], lo: number, hi: number) => Array.from({ length: n(shape) }, () => lo + Math.floor((hi - lo) * next())),
   };
-}
-
-/** Central finite differences in float64 against the reverse-mode gradient, every element. */
-async function fdCheck(f: (...xs: T[]) => T, xs: T[], argnums: number[], tol = 1e-7): Promise<void> {
-  const [, back] = tr.vjp(f, ...xs);
-  const grads = back(tr.tensor(1, { dtype: "float64" })) as T[];
-  const eps = 1e-6;
-  for (const j of argnums) {
-    const x = xs[j]!;
-    const base = await read(x);
-    const g = await read(grads[j]!);
-    for (let k = 0; k < base.length; k++) {
-      const at = (d: number) => {
-        const v = [...base];
-        v[k]! += d;
-        return xs.map((y, i) => (i === j ? f64(v, x.shape) : y));
-      };
-      const fd = ((await read(f(...at(eps))))[0]! - (await read(f(...at(-eps))))[0]!) / (2 * eps);
-      assert.ok(Math.abs(fd - g[k]!) <= tol * Math.max(1, Math.abs(fd)), `arg ${j} element ${k}: gradient ${g[k]} but finite differences give ${fd}`);
-    }
-  }
 }
 
 const grad1 = (f: (x: T) => T) => async (x: T) => read(tr.grad(f)(x) as T);
@@ -77,23 +47,7 @@ function logSoftmaxRows(x: number[], cols: number): number[] {
 }
 
 for (const backend of BACKENDS) {
-  describe(`nn fixtures [${backend}]`, () => {
-    test("every op of this suite has reference cases", () => {
-      for (const op of OPS) assert.ok(mine.some((c) => c.op === op), `no fixture case for ${op}`);
-    });
-    for (const c of mine) {
-      test(c.id, async () => {
-        const r = await runCase(c, { backend });
-        const { ok, message } = compareCase(c, r);
-        assert.ok(ok, message);
-      });
-      test(`${c.id} in float64 (tight)`, async () => {
-        const r = await runCase(c, { backend, floatDtype: "float64" });
-        const { ok, message } = compareCase(c, r, { rtol: 1e-9, atol: 1e-11 });
-        assert.ok(ok, message);
-      });
-    }
-  });
+  describeOpCases(`nn fixtures [${backend}]`, backend, OPS, mine, { rtol: 1e-9, atol: 1e-11 });
 
   describe(`activations against closed forms [${backend}]`, () => {
     const xs = [-30, -3.5, -1, -0.25, 0.3, 1.7, 3, 4.5, 40];

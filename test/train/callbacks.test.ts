@@ -1,7 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import * as tr from "../../src/index.js";
 import { Module, parameter } from "../../src/nn/module.js";
@@ -11,6 +10,7 @@ import {
   CSVLogger, EarlyStopping, LambdaCallback, LearningRateScheduler, ModelCheckpoint, ProgressBar, ReduceLROnPlateau, TensorBoard, TerminateOnNaN,
   fit, formatPath, readEvents, type Callback, type FitOptions, type Logs,
 } from "../../src/train/index.js";
+import { withTempDir } from "./temp-dir.js";
 import { BACKENDS, values, withBackend } from "../helpers.js";
 
 class Affine extends Module {
@@ -32,14 +32,7 @@ function data(n: number): [tr.Tensor, tr.Tensor] {
   return [X, X.matmul(tr.tensor([[1.5], [-1]])).sub(0.5)];
 }
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "trident-fit-"));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir("trident-fit-", fn);
 
 /** A callback that overwrites a log with scripted values, so monitors see a known sequence. */
 const script = (name: string, seq: number[]) => new LambdaCallback({ onEpochEnd: (e: number, logs: Logs) => void (logs[name] = seq[e]!) });

@@ -1,12 +1,13 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { hostname, tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import * as tr from "../../src/index.js";
 import { crc32c, maskedCrc32c } from "../../src/train/crc32c.js";
 import { ProtoWriter, decode, readFields } from "../../src/train/protobuf.js";
 import { SummaryWriter, defaultBucketLimits, encodeEvent, histogram, readEvents, readRecords } from "../../src/train/tensorboard.js";
+import { withTempDir } from "./temp-dir.js";
 import { BACKENDS, withBackend } from "../helpers.js";
 
 // ---- independent oracles ----
@@ -41,14 +42,7 @@ function record(data: number[]): number[] {
 }
 const ascii = (s: string) => [...s].map((c) => c.charCodeAt(0));
 
-async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), "trident-tb-"));
-  try {
-    return await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const withDir = <T>(fn: (dir: string) => Promise<T>): Promise<T> => withTempDir("trident-tb-", fn);
 
 describe("CRC-32C and protobuf", () => {
   test("CRC-32C known answers (iSCSI / RFC 3720 vectors)", () => {

@@ -1,23 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as tr from "../../src/index.js";
-import { BACKENDS, assertClose, values, withBackend } from "../helpers.js";
+import { BACKENDS, assertClose, fdGrad, values, withBackend } from "../helpers.js";
 
 const { lax } = tr;
 type T = tr.Tensor;
 const f64 = (data: tr.NestedNumbers[] | number) => tr.tensor(data, { dtype: "float64" });
-
-/** Central finite differences in float64 of a scalar function of one flat tensor. */
-function fdGrad(f: (x: T) => T, x: T, eps = 1e-6): number[] {
-  const base = values(x);
-  return base.map((_, i) => {
-    const xp = [...base], xm = [...base];
-    xp[i]! += eps;
-    xm[i]! -= eps;
-    const at = (v: number[]) => f(tr.reshape(f64(v), x.shape)).item();
-    return (at(xp) - at(xm)) / (2 * eps);
-  });
-}
 
 /** h_{t+1} = tanh(W h_t + x_t) as a plain JS loop (row-major W). */
 function rnnJs(W: number[], h0: number[], xs: number[][]): { h: number[]; hs: number[][] } {

@@ -1,23 +1,11 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as tr from "../../src/index.js";
-import { BACKENDS, assertClose, values, withBackend } from "../helpers.js";
+import { BACKENDS, assertClose, fdGrad, values, withBackend } from "../helpers.js";
 
 type T = tr.Tensor;
 const f64 = (data: tr.NestedNumbers[] | number) => tr.tensor(data, { dtype: "float64" });
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-/** Central finite differences in float64 of a scalar function of one flat tensor. */
-function fdGrad(f: (x: T) => T, x: T, eps = 1e-6): number[] {
-  const base = values(x);
-  return base.map((_, i) => {
-    const xp = [...base], xm = [...base];
-    xp[i]! += eps;
-    xm[i]! -= eps;
-    const at = (v: number[]) => f(tr.reshape(f64(v), x.shape)).item();
-    return (at(xp) - at(xm)) / (2 * eps);
-  });
-}
 
 /** Identity forward; the backward pass clips the incoming cotangent to [-1, 1]. */
 const clipGradient = tr.customVjp(

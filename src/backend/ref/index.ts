@@ -1,6 +1,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, storageArray, type DType, type TypedArray } from "../../core/dtype.js";
-import { kernelKey, type Kernel, type RoutineCall } from "../../ir/expr.js";
+import type { Kernel, RoutineCall } from "../../ir/expr.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
+import { KernelCache } from "../kernel-cache.js";
 import { compileKernel, type Helpers, type KernelFn } from "./codegen.js";
 import { erf, erfinv, rint } from "./math.js";
 import { sortRoutine } from "./routines.js";
@@ -30,8 +31,7 @@ const helpers: Helpers = {
 export class RefBackend implements Backend {
   readonly name = "ref";
   readonly supportsFloat64 = true;
-  private cache = new Map<string, RefExecutable>();
-  private byKernel = new WeakMap<Kernel, RefExecutable>();
+  private kernels = new KernelCache<RefExecutable>();
 
   malloc(dtype: DType, size: number): DeviceBuffer {
     return new RefBuffer(dtype, size, storageArray(dtype, size));
@@ -49,16 +49,7 @@ export class RefBackend implements Backend {
     return (buf as RefBuffer).data.slice();
   }
   compile(kernel: Kernel): Executable {
-    const hit = this.byKernel.get(kernel);
-    if (hit) return hit;
-    const key = kernelKey(kernel);
-    let exe = this.cache.get(key);
-    if (!exe) {
-      exe = new RefExecutable(kernel, compileKernel(kernel));
-      this.cache.set(key, exe);
-    }
-    this.byKernel.set(kernel, exe);
-    return exe;
+    return this.kernels.get(kernel, (k) => new RefExecutable(k, compileKernel(k)));
   }
   dispatch(exe: Executable, inputs: readonly DeviceBuffer[], outputs: readonly DeviceBuffer[]): void {
     const e = exe as RefExecutable;

@@ -8,6 +8,19 @@ import { domOf, loadKinds, VecGen, vectorisable } from "./vector.js";
 
 export { elemBytes, valType, IMPORTS } from "./fn.js";
 
+/*
+ * Kernel IR → WebAssembly. Each kernel gets one of four plans:
+ * - "gemm": a sum of products of two factors (matmul, batched matmul, convolution) with any epilogue
+ *   becomes a packed, register-tiled f32x4 kernel over tiles (gemm.ts, pack.ts);
+ * - "vector": four consecutive outputs of the innermost dimension per step, when its loads are contiguous
+ *   or broadcast (others are gathered lane by lane), with a scalar remainder;
+ * - "reduce": the output is scalar but reductions run with their innermost variable across lanes
+ *   (softmax's row max and sum), four accumulators wide, with a scalar tail;
+ * - "scalar": everything else (float64, 16-bit floats, tiny extents); float sums accumulate in f64.
+ * Vector plans accumulate float32 sums in float32 (their scalar remainders too, so that an element's value
+ * does not depend on which loop computed it, nor on how threads split the rows).
+ */
+
 /** A kernel compiled to a module exporting `run(inPtrs…, outPtrs…, start, end, scratch)`. */
 export interface CompiledKernel {
   bytes: Uint8Array;

@@ -20,6 +20,8 @@ export class WasmExecutable implements Executable {
   /** Argument buffer reused by every dispatch: pointers, start, end, scratch. */
   readonly args: number[];
   readonly workerSafe: boolean;
+  /** Large dispatches so far that were cut into chunks (see `dispatch`). */
+  calls = 0;
   constructor(readonly kernel: Kernel, readonly id: number, readonly module: WebAssembly.Module, readonly run: RunFn, readonly info: CompiledKernel) {
     this.args = new Array<number>(kernel.inputs.length + kernel.outs.length + 3).fill(0);
     this.workerSafe = info.imports.every((n) => WORKER_IMPORTS.has(n));
@@ -36,6 +38,8 @@ const mathImports: Record<string, (...a: number[]) => number> = {
   bf16round: (x: number) => bf16ToF32(f32ToBf16(x)),
 };
 
+/** Large single-threaded dispatches of a kernel that are cut into chunks while the engine optimises it. */
+const TIERED_CALLS = 4;
 /** Work (estimated scalar operations) below which a kernel runs on the calling thread alone. */
 const PARALLEL_WORK = 1 << 17;
 
@@ -196,9 +200,22 @@ export class WasmBackend implements Backend {
       this.pool.run(e, n, info.scratch > 0 ? this.scratchOf : noScratch);
       return;
     }
-    args[n] = 0;
-    args[n + 1] = info.rows;
-    callRun(e.run, args);
+    if (info.work < this.parallelWork || info.rows < 2 || e.calls >= TIERED_CALLS) {
+      args[n] = 0;
+      args[n + 1] = info.rows;
+      callRun(e.run, args);
+      return;
+    }
+    // The engine runs a new module's first calls in baseline code and optimises it in the background,
+    // switching at the next call: the first large dispatches are cut into several calls so that most of
+    // the work already runs optimised.
+    e.calls++;
+    const chunk = Math.ceil(Math.ceil(info.rows / 16) / info.grain) * info.grain;
+    for (let s0 = 0; s0 < info.rows; s0 += chunk) {
+      args[n] = s0;
+      args[n + 1] = Math.min(info.rows, s0 + chunk);
+      callRun(e.run, args);
+    }
   }
 
   routine(call: RoutineCall, inputs: readonly DeviceBuffer[], outputs: readonly DeviceBuffer[]): void {

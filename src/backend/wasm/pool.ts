@@ -164,8 +164,10 @@ export class Pool {
 
   private async start(n: number): Promise<void> {
     if (isNode) {
-      const wt = await import("node:worker_threads");
-      if (n <= 0) n = (await import("node:os")).availableParallelism() - 1;
+      // module names in variables keep browser bundlers from trying to resolve Node built-ins
+      const wtName = "node:worker_threads", osName = "node:os";
+      const wt = (await import(/* @vite-ignore */ wtName)) as typeof import("node:worker_threads");
+      if (n <= 0) n = ((await import(/* @vite-ignore */ osName)) as typeof import("node:os")).availableParallelism() - 1;
       n = Math.min(n, MAX_WORKERS);
       this.size = n;
       const ready: Promise<void>[] = [];

@@ -6,7 +6,7 @@ import { fail, fmtShape } from "../../core/errors.js";
 import { unsupported } from "../errors.js";
 import { TVal } from "../values.js";
 import { def, tin } from "./registry.js";
-import { DataType, hostValues } from "./util.js";
+import { DataType, guardShape, hostValues } from "./util.js";
 
 interface Gram {
   id: number;
@@ -26,6 +26,7 @@ def("TfIdfVectorizer", {
     const counts = a.ints("ngram_counts", []), indexes = a.ints("ngram_indexes", []), pool = a.ints("pool_int64s", []);
     const weights = a.floats("weights", []);
     const outSize = Math.max(-1, ...indexes) + 1;
+    guardShape(ctx, [xv.rank === 2 ? xv.shape[0]! : 1, outSize]);
     // the n-gram trie: ids number every pool n-gram in order, 1-based, sizes outside [min, max] skipped
     const root: Gram = { id: 0, next: new Map() };
     let id = 1;
@@ -113,6 +114,7 @@ def("ai.onnx.ml:TreeEnsemble", {
       mi++;
       memberSets.set(i, set);
     });
+    guardShape(ctx, [xv.rank === 2 ? xv.shape[0]! : 1, nTargets]);
     const x = hostValues(ctx, xv, "X");
     const [N, F] = xv.rank === 2 ? (xv.shape as [number, number]) : [1, xv.size];
     const test = (node: number, v: number): boolean => {

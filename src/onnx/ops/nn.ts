@@ -10,7 +10,7 @@ import * as S from "../../core/prims/structural.js";
 import { einsum, matmul } from "../../ops/linalg.js";
 import type { Tensor } from "../../tensor.js";
 import { def, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, bcast, bcastTo, hostTensor, lit, prod, range } from "./util.js";
+import { DataType, axisOf, bcast, bcastTo, guardShape, hostTensor, lit, prod, range } from "./util.js";
 
 /** 16-bit floats compute in float32; returns the widened tensor and a function restoring the dtype. */
 function widen(t: Tensor): [Tensor, (r: Tensor) => Tensor] {
@@ -96,7 +96,11 @@ export function convPads(ctx: OpCtx, inS: readonly number[], kernel: readonly nu
 function convGeom(ctx: OpCtx, x: Tensor, kernel: readonly number[]): ConvGeom {
   const n = x.ndim - 2;
   const strides = perAxis(ctx, "strides", n, 1), dilations = perAxis(ctx, "dilations", n, 1);
-  return { strides, dilations, pads: convPads(ctx, x.shape.slice(2), kernel, strides, dilations) };
+  const pads = convPads(ctx, x.shape.slice(2), kernel, strides, dilations);
+  // sizes come from the file: refuse outputs no model needs before allocating them
+  const outS = x.shape.slice(2).map((d, i) => Math.max(0, Math.floor((d + pads[i]![0] + pads[i]![1] - (kernel[i]! - 1) * dilations[i]! - 1) / strides[i]!) + 1));
+  guardShape(ctx, [x.shape[0]!, x.shape[1]!, ...outS]);
+  return { strides, dilations, pads };
 }
 
 /** Convolution on float operands (ints go through float64, which is exact for them). */
@@ -177,6 +181,7 @@ def("ConvTranspose", (ins, ctx) => {
     const dk = dilations[i]! * (k - 1);
     return [dk - pads[i]![0], dk - pads[i]![1] + outPad[i]!] as [number, number];
   });
+  guardShape(ctx, [x.shape[0]!, groups * Og, ...inS.map((d, i) => full0[i]! - pads[i]![0] - pads[i]![1])]);
   let y = convCore(x, wk, { strides: Array<number>(n).fill(1), dilations, pads: cpads }, groups, strides);
   if (bv) y = E.add(y, bcastTo(S.reshape(E.convert(bv.t, y.dtype), [1, groups * Og, ...kernel.map(() => 1)]), y.shape));
   return [out(back(y), xv.elem)];
@@ -210,6 +215,7 @@ function poolGeom(ctx: OpCtx, x: Tensor): PoolGeom {
     if (ceil && (o - 1) * strides[i]! >= d + pads[i]![0]) o--;
     return o;
   });
+  guardShape(ctx, [x.shape[0]!, x.shape[1]!, prod(kernel), ...outS], "pooling window");
   return { kernel, strides, dilations, pads, out: outS };
 }
 

@@ -12,7 +12,7 @@ import * as S from "../../core/prims/structural.js";
 import { matmul } from "../../ops/linalg.js";
 import type { Tensor } from "../../tensor.js";
 import { def, out, tin, topt } from "./registry.js";
-import { bcastTo, hostTensor, hostValues, lit } from "./util.js";
+import { bcastTo, guardShape, hostTensor, hostValues, lit } from "./util.js";
 
 def("RoiAlign", (ins, ctx) => {
   const xv = tin(ins, 0, ctx, "X"), rv = tin(ins, 1, ctx, "rois"), bv = tin(ins, 2, ctx, "batch_indices");
@@ -23,6 +23,7 @@ def("RoiAlign", (ins, ctx) => {
   const ratio = a.int("sampling_ratio", 0), scale = a.float("spatial_scale", 1);
   if (xv.rank !== 4) fail(ctx.op, `X must be 4-D, got ${fmtShape(xv.shape)}`);
   const [, C, H, W] = xv.shape as [number, number, number, number];
+  guardShape(ctx, [bv.size, C, PH, PW]);
   const rois = hostValues(ctx, rv, "rois"), batch = hostValues(ctx, bv, "batch_indices");
   const x = E.convert(xv.t, "float32");
   const flat = S.reshape(x, [xv.shape[0]!, C, H * W]);
@@ -37,6 +38,7 @@ def("RoiAlign", (ins, ctx) => {
     const bh = rh / PH, bw = rw / PW;
     const gh = ratio > 0 ? ratio : Math.ceil(rh / PH), gw = ratio > 0 ? ratio : Math.ceil(rw / PW);
     const count = Math.max(gh * gw, 1);
+    guardShape(ctx, [C, PH, PW, gh * gw, 4], "sampling grid");
     // for every output cell, gh*gw samples of 4 weighted corners
     const K = gh * gw * 4;
     const idx = new Array<number>(PH * PW * K).fill(0), wts = new Array<number>(PH * PW * K).fill(0);

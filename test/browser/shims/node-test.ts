@@ -54,7 +54,7 @@ function parse<F>(args: unknown[]): { name: string; opts: TestOptions; fn: F | n
     else if (typeof a === "function") fn = a as F;
     else if (a && typeof a === "object") opts = a as TestOptions;
   }
-  if (name === "<anonymous>" && fn && (fn as { name?: string }).name) name = (fn as { name: string }).name;
+  if (name === "<anonymous>" && fn && (fn as unknown as { name?: string }).name) name = (fn as unknown as { name: string }).name;
   return { name, opts, fn };
 }
 
@@ -78,19 +78,27 @@ function addTest(args: unknown[], forced: Partial<TestOptions> = {}): void {
   current().children.push({ name, fn, skip: reason(forced.skip ?? opts.skip, "skipped"), todo: reason(forced.todo ?? opts.todo, "todo") });
 }
 
-type Registrar = ((...args: unknown[]) => void) & { skip: (...a: unknown[]) => void; todo: (...a: unknown[]) => void; only: (...a: unknown[]) => void };
-const registrar = (add: (args: unknown[], f?: Partial<TestOptions>) => void): Registrar =>
-  Object.assign((...a: unknown[]) => add(a), {
-    skip: (...a: unknown[]) => add(a, { skip: true }),
-    todo: (...a: unknown[]) => add(a, { todo: true }),
-    only: (...a: unknown[]) => add(a),
+/** The call forms node:test accepts: (name, fn), (name, options, fn), (fn), with .skip/.todo/.only. */
+interface Register<F> {
+  (name: string, fn?: F): void;
+  (name: string, options: TestOptions, fn?: F): void;
+  (fn: F): void;
+}
+type Registrar<F> = Register<F> & { skip: Register<F>; todo: Register<F>; only: Register<F> };
+function registrar<F>(add: (args: unknown[], f?: Partial<TestOptions>) => void): Registrar<F> {
+  const r = (...a: unknown[]) => add(a);
+  return Object.assign(r as Register<F>, {
+    skip: ((...a: unknown[]) => add(a, { skip: true })) as Register<F>,
+    todo: ((...a: unknown[]) => add(a, { todo: true })) as Register<F>,
+    only: ((...a: unknown[]) => add(a)) as Register<F>,
   });
+}
 
 /** `describe(name, [options], fn)` */
-export const describe = registrar(addSuite);
+export const describe = registrar<SuiteFn>(addSuite);
 export const suite = describe;
 /** `test(name, [options], fn)` */
-export const test = registrar(addTest);
+export const test = registrar<TestFn>(addTest);
 export const it = test;
 export const before = (fn: Hook): void => void current().before.push(fn);
 export const after = (fn: Hook): void => void current().after.push(fn);

@@ -24,15 +24,23 @@ export function resolve(...parts: string[]): string {
   return normalize(p.startsWith("/") ? p : `/${p}`);
 }
 
+const trimEnd = (p: string): string => {
+  let e = p.length;
+  while (e > 1 && p[e - 1] === "/") e--;
+  return p.slice(0, e);
+};
+
+/** As Node's: no normalisation, trailing slashes ignored. */
 export function dirname(p: string): string {
-  const n = normalize(p);
-  const i = n.lastIndexOf("/");
-  return i < 0 ? "." : i === 0 ? "/" : n.slice(0, i);
+  const t = trimEnd(p);
+  const i = t.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : t.slice(0, i);
 }
 
 export function basename(p: string, ext?: string): string {
-  const b = normalize(p).split("/").pop() ?? "";
-  return ext && b.endsWith(ext) ? b.slice(0, -ext.length) : b;
+  const t = trimEnd(p);
+  const b = t === "/" ? "" : t.slice(t.lastIndexOf("/") + 1);
+  return ext && b.endsWith(ext) && b !== ext ? b.slice(0, -ext.length) : b;
 }
 
 export function extname(p: string): string {
