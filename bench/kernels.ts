@@ -4,7 +4,7 @@
 // Numbers are the best of several runs after warm-up (the engine tiers kernels up after first use).
 import * as tr from "../src/index.js";
 import type { Kernel, Expr } from "../src/ir/expr.js";
-import { bin, c, cast, idx, load, un } from "../src/ir/expr.js";
+import { bin, c, idx, load, un } from "../src/ir/expr.js";
 import type { WasmBackend } from "../src/backend/wasm/index.js";
 import { compileKernelModule } from "../src/backend/wasm/codegen.js";
 
@@ -108,5 +108,4 @@ const gx = tr.randn([N4M]);
   lastCpu /= n;
   report("eager tr.add on [4] (per op)", ms / n, "", "target <= 0.010 ms");
 }
-void cast;
 be.close();

@@ -30,7 +30,7 @@ const stdio: CliIO = { out: (l) => console.log(l), err: (l) => console.error(l) 
 
 const DEFAULTS: Record<MnistModel, { epochs: number; lr: number; batchSize: number; augment: number }> = {
   mlp: { epochs: 15, lr: 1e-3, batchSize: 64, augment: 1 },
-  cnn: { epochs: 8, lr: 2e-3, batchSize: 64, augment: 2 },
+  cnn: { epochs: 5, lr: 3e-3, batchSize: 64, augment: 1 },
 };
 
 async function setup(flags: ParsedArgs["flags"]): Promise<void> {
