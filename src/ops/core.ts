@@ -5,11 +5,16 @@ import * as E from "../core/prims/elementwise.js";
 import * as R from "../core/prims/reduce.js";
 import * as S from "../core/prims/structural.js";
 import { full as fullPrim } from "../core/prims/constants.js";
-import type { Tensor } from "../tensor.js";
+import { Tensor } from "../tensor.js";
 import { toTensor, type TensorLike } from "./convert.js";
 
 /** Promote operands to a common dtype (JAX rules with weak JS numbers). */
 export function promote(op: string, ...xs: TensorLike[]): Tensor[] {
+  return promoteFilling(op, xs, []);
+}
+
+/** promote, with JS numbers materialised directly at `numberShape` (saves a broadcast kernel eagerly). */
+function promoteFilling(op: string, xs: readonly TensorLike[], numberShape: readonly number[]): Tensor[] {
   // JS numbers stay numbers until the result dtype is known, so 0.1 meets a float64 tensor as 0.1, not as
   // its float32 rounding
   const ts = xs.map((x) => (typeof x === "number" || typeof x === "boolean" ? x : toTensor(x)));
@@ -22,7 +27,7 @@ export function promote(op: string, ...xs: TensorLike[]): Tensor[] {
   );
   const { dtype, weak } = promoteTypes(...types);
   void op;
-  return ts.map((t) => (typeof t === "number" || typeof t === "boolean" ? fullPrim([], Number(t), dtype, weak) : E.convert(t, dtype, weak)));
+  return ts.map((t) => (typeof t === "number" || typeof t === "boolean" ? fullPrim(numberShape, Number(t), dtype, weak) : E.convert(t, dtype, weak)));
 }
 
 /** Broadcast to a shape (NumPy rules). */
@@ -43,11 +48,15 @@ export function broadcastArrays(op: string, ...xs: Tensor[]): Tensor[] {
 }
 
 type Bin = (x: Tensor, y: Tensor) => Tensor;
+const sameShape = (p: readonly number[], q: readonly number[]) => p.length === q.length && p.every((d, i) => d === q[i]);
 function binop(name: string, f: Bin, opts: { float?: boolean } = {}) {
   return (x: TensorLike, y: TensorLike): Tensor => {
-    let [a, b] = promote(name, x, y);
+    // a JS number next to a tensor is filled at the tensor's shape right away
+    const other = typeof x === "number" && y instanceof Tensor ? y : typeof y === "number" && x instanceof Tensor ? x : null;
+    let [a, b] = promoteFilling(name, [x, y], other ? other.shape : []);
     if (opts.float && !isFloat(a!.dtype)) [a, b] = [E.convert(a!, "float32", a!.aval.weakType), E.convert(b!, "float32", b!.aval.weakType)];
-    [a, b] = broadcastArrays(name, a!, b!);
+    // equal shapes (the common case) need no broadcasting work
+    if (!sameShape(a!.shape, b!.shape)) [a, b] = broadcastArrays(name, a!, b!);
     return f(a!, b!);
   };
 }

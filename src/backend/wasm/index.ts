@@ -1,6 +1,7 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, storageArray, type DType, type TypedArray } from "../../core/dtype.js";
 import { fail, TridentError } from "../../core/errors.js";
-import { kernelKey, type Kernel, type RoutineCall } from "../../ir/expr.js";
+import type { Kernel, RoutineCall } from "../../ir/expr.js";
+import { KernelCache } from "../kernel-cache.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
 import { erf, erfinv } from "../ref/math.js";
 import { sortRoutine } from "../ref/routines.js";
@@ -65,8 +66,7 @@ export class WasmBackend implements Backend {
   readonly heap: Heap;
   /** Whether kernels use fused multiply-add (relaxed SIMD). */
   readonly relaxed: boolean;
-  private cache = new Map<string, WasmExecutable>();
-  private byKernel = new WeakMap<Kernel, WasmExecutable>();
+  private kernels = new KernelCache<WasmExecutable>();
   private nextId = 1;
   private need = 0;
   private parallelWork: number;
@@ -161,29 +161,22 @@ export class WasmBackend implements Backend {
   }
 
   compile(kernel: Kernel): Executable {
-    const hit = this.byKernel.get(kernel);
-    if (hit) return hit;
-    const key = kernelKey(kernel);
-    let exe = this.cache.get(key);
-    if (!exe) {
-      let info = compileKernelModule(kernel, { shared: this.shared, relaxed: this.relaxed });
+    return this.kernels.get(kernel, (k) => {
+      let info = compileKernelModule(k, { shared: this.shared, relaxed: this.relaxed });
       let mod: WebAssembly.Module;
       try {
         mod = new WebAssembly.Module(info.bytes as BufferSource);
       } catch (err) {
         // a specialised plan the engine rejects is a code generator bug: the scalar plan still runs
         if (info.plan === "scalar") throw err;
-        info = compileKernelModule(kernel, { shared: this.shared, relaxed: this.relaxed, scalarOnly: true });
+        info = compileKernelModule(k, { shared: this.shared, relaxed: this.relaxed, scalarOnly: true });
         mod = new WebAssembly.Module(info.bytes as BufferSource);
       }
       const m: Record<string, (...a: number[]) => number> = {};
       for (const n of info.imports) m[n] = mathImports[n]!;
       const inst = new WebAssembly.Instance(mod, { env: { mem: this.heap.memory }, m });
-      exe = new WasmExecutable(kernel, this.nextId++, mod, inst.exports["run"] as RunFn, info);
-      this.cache.set(key, exe);
-    }
-    this.byKernel.set(kernel, exe);
-    return exe;
+      return new WasmExecutable(k, this.nextId++, mod, inst.exports["run"] as RunFn, info);
+    });
   }
 
   dispatch(exe: Executable, inputs: readonly DeviceBuffer[], outputs: readonly DeviceBuffer[]): void {

@@ -14,7 +14,7 @@ import { bcast, bcastTo, held, lit, range } from "./util.js";
 /** [B, T, H*D] → [B, H, T, D]. */
 function heads(t: Tensor, h: number): Tensor {
   const [b, s, hd] = t.shape as [number, number, number];
-  if (hd % h) fail("Attention", `hidden size ${hd} is not divisible by ${h} heads`);
+  if (!Number.isInteger(h) || h < 1 || hd % h) fail("Attention", `hidden size ${hd} is not divisible by ${h} heads`);
   return S.transpose(S.reshape(t, [b, s, h, hd / h]), [0, 2, 1, 3]);
 }
 /** [B, H, T, D] → [B, T, H*D]. */
@@ -120,10 +120,12 @@ def("RotaryEmbedding", (ins, ctx) => {
   else if (x.ndim === 3) {
     if (!nh) fail(ctx.op, "3-D input needs num_heads");
     const [b, t, hd] = x.shape as [number, number, number];
+    if (!Number.isInteger(nh) || nh < 1 || hd % nh) fail(ctx.op, `hidden size ${hd} is not divisible by num_heads ${nh}`);
     x = S.reshape(x, [b, t, nh, hd / nh]);
   } else fail(ctx.op, `input must be 3-D or 4-D, got ${fmtShape(xv.shape)}`);
   const [B, T, H, D] = x.shape as [number, number, number, number];
   const rd = ctx.attrs.int("rotary_embedding_dim", 0) || D;
+  if (rd % 2 || rd > D || rd < 0) fail(ctx.op, `rotary_embedding_dim ${rd} must be even and at most the head size ${D}`);
   let cos = E.convert(cv.t, x.dtype), sin = E.convert(sv.t, x.dtype);
   if (pv) {
     const pos = E.convert(pv.t, "int32");

@@ -136,6 +136,7 @@ def("Scan", {
     // opset 8: a leading optional sequence_lens input and a batch axis 0 on everything
     const v8 = ctx.opset < 9;
     const all = v8 ? ins.slice(1) : ins;
+    if (!Number.isInteger(nScanIn) || nScanIn < 1 || nScanIn > all.length) fail(ctx.op, `num_scan_inputs ${nScanIn} must be between 1 and the ${all.length} inputs`);
     const nState = all.length - nScanIn;
     const states = range(nState).map((i) => tin(all, i, ctx, `state ${i}`));
     const xs = range(all.length - nState).map((i) => tin(all, nState + i, ctx, `scan input ${i}`));
@@ -277,6 +278,7 @@ def("SplitToSequence", { staticInputs: [1], run(ins, ctx) {
     squeeze = !keep;
   } else {
     const s = ints(sv, ctx, "split");
+    if (sv.rank === 0 && !(s[0]! > 0)) fail(ctx.op, `split ${s[0]} must be positive`);
     if (sv.rank === 0) sizes = range(Math.ceil(n / s[0]!)).map((i) => Math.min(s[0]!, n - i * s[0]!));
     else sizes = s;
   }

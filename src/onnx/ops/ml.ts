@@ -22,7 +22,7 @@ def("TfIdfVectorizer", {
     const a = ctx.attrs;
     const mode = a.string("mode", "TF");
     if (!["TF", "IDF", "TFIDF"].includes(mode)) fail(ctx.op, `mode "${mode}" is not one of TF, IDF, TFIDF`);
-    const minN = a.int("min_gram_length", 1), maxN = a.int("max_gram_length", 1), maxSkip = a.int("max_skip_count", 0);
+    const minN = a.int("min_gram_length", 1), maxN = a.int("max_gram_length", 1);
     const counts = a.ints("ngram_counts", []), indexes = a.ints("ngram_indexes", []), pool = a.ints("pool_int64s", []);
     const weights = a.floats("weights", []);
     const outSize = Math.max(-1, ...indexes) + 1;
@@ -52,6 +52,8 @@ def("TfIdfVectorizer", {
     const x = hostValues(ctx, xv, "X");
     if (xv.rank > 2) fail(ctx.op, `X must be 1-D or 2-D, got ${fmtShape(xv.shape)}`);
     const rows = xv.rank === 2 ? xv.shape[0]! : 1, C = xv.rank === 0 ? 1 : xv.shape[xv.rank - 1]!;
+    // a skip of C or more fits no n-gram of two items: larger counts change nothing
+    const maxSkip = Math.min(a.int("max_skip_count", 0), C);
     const freq = new Array<number>(rows * outSize).fill(0);
     for (let r = 0; r < rows; r++) {
       let startN = minN;
@@ -134,7 +136,8 @@ def("ai.onnx.ml:TreeEnsemble", {
     const predict = (root: number, row: number): [number, number] => {
       if (tLeaf[root] && fLeaf[root] && tIds[root] === fIds[root]) return [leafW[tIds[root]!]!, leafT[tIds[root]!]!];
       let node = root;
-      for (let depth = 0; depth < 1 << 20; depth++) {
+      // a path longer than the node count revisits a node: the tree is malformed
+      for (let depth = 0; depth <= modes.length; depth++) {
         const go = test(node, x[row * F + feats[node]!]!);
         const nxt = go ? tIds[node]! : fIds[node]!;
         if (go ? tLeaf[node] : fLeaf[node]) return [leafW[nxt]!, leafT[nxt]!];

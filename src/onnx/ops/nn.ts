@@ -146,6 +146,7 @@ def("ConvTranspose", (ins, ctx) => {
   const groups = ctx.attrs.int("group", 1);
   const C = x.shape[1]!;
   if (w.shape[0] !== C) fail(ctx.op, `W ${fmtShape(w.shape)} expects ${w.shape[0]} input channels but X ${fmtShape(x.shape)} has ${C}`);
+  if (!Number.isInteger(groups) || groups < 1 || C % groups) fail(ctx.op, `${C} input channels do not divide into ${groups} groups`);
   const kernel = w.shape.slice(2);
   const strides = perAxis(ctx, "strides", n, 1), dilations = perAxis(ctx, "dilations", n, 1);
   const outPad = perAxis(ctx, "output_padding", n, 0);
@@ -464,12 +465,13 @@ def("LRN", (ins, ctx) => {
   if (!size) fail(ctx.op, "size is required");
   const alpha = ctx.attrs.float("alpha", 1e-4), beta = ctx.attrs.float("beta", 0.75), bias = ctx.attrs.float("bias", 1);
   const C = x.shape[1]!;
-  const lo = Math.floor((size - 1) / 2), hi = Math.ceil((size - 1) / 2);
+  // window parts beyond the channel range only add zeros: clamp them so a huge size costs nothing
+  const lo = Math.min(Math.floor((size - 1) / 2), C), hi = Math.min(Math.ceil((size - 1) / 2), C);
   const sq = E.mul(x, x);
   const zeros = x.shape.map(() => 0);
   const padded = S.pad(sq, zeros.map((z, i) => (i === 1 ? lo : z)), zeros.map((z, i) => (i === 1 ? hi : z)), undefined, 0);
   let sum: Tensor | null = null;
-  for (let j = 0; j < size; j++) {
+  for (let j = 0; j < lo + hi + 1; j++) {
     const part = S.slice(padded, zeros.map((z, i) => (i === 1 ? j : z)), x.shape.map((d, i) => (i === 1 ? j + C : d)));
     sum = sum ? E.add(sum, part) : part;
   }

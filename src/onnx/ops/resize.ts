@@ -36,6 +36,7 @@ const linearCoeffs: Coeffs = (r) => [1 - r, r];
 function linearAntialias(ratio: number, scale: number): number[] {
   const s = Math.min(scale, 1);
   const start = Math.floor(-1 / s) + 1, footprint = 2 - 2 * start;
+  if (!(footprint <= 1 << 16)) fail("Resize", `antialiasing at scale ${scale} needs ${footprint} taps per output; refusing`);
   const c = range(footprint).map((i) => Math.min(Math.max(1 - Math.abs((start + i - ratio) * s), 0), 1));
   const sum = c.reduce((a, b) => a + b, 0);
   return c.map((v) => v / sum);
@@ -60,6 +61,7 @@ function cubicAntialias(A: number): Coeffs {
   return (ratio, scale) => {
     const s = Math.min(scale, 1);
     const iStart = Math.floor(-2 / s) + 1, iEnd = 2 - iStart;
+    if (!(iEnd - iStart <= 1 << 16)) fail("Resize", `antialiasing at scale ${scale} needs ${iEnd - iStart} taps per output; refusing`);
     const c = range(iEnd - iStart).map((j) => k(s * (iStart + j - ratio)));
     const sum = c.reduce((a, b) => a + b, 0);
     return c.map((v) => v / sum);
@@ -103,6 +105,7 @@ function axisPlan(inW: number, outW: number, scale: number, coeffs: Coeffs, ctm:
     const xi = Math.floor(x);
     const ratio = x === xi ? 1 : x - xi;
     let c = coeffs(ratio, scale);
+    if (c.length > 4 * inW + 8) fail("Resize", `antialiasing at scale ${scale} needs ${c.length} taps per output for an axis of ${inW}; refusing`);
     const n = c.length, pad = Math.ceil(n / 2);
     const xp = x + pad, pp = Math.floor(xp), frac = xp - pp;
     const base = -Math.floor((n - 1) / 2);

@@ -165,6 +165,7 @@ def("Split", {
     if (!sizes) {
       const k = ctx.attrs.int("num_outputs") ?? ctx.nOut;
       if (k <= 0) fail(ctx.op, "needs split sizes or num_outputs");
+      if (k !== ctx.nOut) fail(ctx.op, `num_outputs ${k} differs from the node's ${ctx.nOut} outputs`);
       const chunk = Math.ceil(n / k);
       if (ctx.attrs.has("num_outputs")) sizes = range(k).map((i) => Math.max(0, Math.min(chunk, n - i * chunk)));
       else {

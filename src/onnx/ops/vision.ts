@@ -90,7 +90,7 @@ def("DeformConv", (ins, ctx) => {
   const pads = a.ints("pads") ?? [0, 0, 0, 0];
   const G = a.int("group", 1), OG = a.int("offset_group", 1);
   const [OH, OW] = ov.shape.slice(2) as [number, number];
-  if (C !== Cg * G || C % OG) fail(ctx.op, `X ${fmtShape(xv.shape)}, W ${fmtShape(wv.shape)}, group ${G} and offset_group ${OG} do not fit`);
+  if (C !== Cg * G || OC % G || C % OG) fail(ctx.op, `X ${fmtShape(xv.shape)}, W ${fmtShape(wv.shape)}, group ${G} and offset_group ${OG} do not fit`);
   const K = KH * KW, P = OH * OW;
   const x = E.convert(xv.t, "float32");
   const off = S.reshape(E.convert(ov.t, "float32"), [N, OG, K, 2, P]);
