@@ -8,7 +8,7 @@ export const WORKER_IMPORTS = new Set([
 ]);
 
 // Control block layout (int32 slots) in the shared memory.
-const SEQ = 0, NEXT = 1, DONE = 2, NCHUNKS = 3, ID = 4, ROWS = 5, CHUNK = 6, NARGS = 7, ERR = 8, QUIT = 9, ARGS = 16, SCRATCH = 96;
+const SEQ = 0, NEXT = 1, DONE = 2, NCHUNKS = 3, ID = 4, ROWS = 5, CHUNK = 6, NARGS = 7, ERR = 8, QUIT = 9, PAGES = 10, ARGS = 16, SCRATCH = 96;
 const SLOTS = 256;
 const MAX_ARGS = SCRATCH - ARGS;
 /** Buffers a kernel may take and still be split across threads. */
@@ -34,7 +34,8 @@ export function defaultThreads(): number {
 
 // The worker body shared by both environments: take chunks of the current job until none is left.
 const JOB_LOOP = `
-const SEQ=${SEQ},NEXT=${NEXT},DONE=${DONE},NCHUNKS=${NCHUNKS},ID=${ID},ROWS=${ROWS},CHUNK=${CHUNK},NARGS=${NARGS},ERR=${ERR},QUIT=${QUIT},ARGS=${ARGS},SCRATCH=${SCRATCH};
+const SEQ=${SEQ},NEXT=${NEXT},DONE=${DONE},NCHUNKS=${NCHUNKS},ID=${ID},ROWS=${ROWS},CHUNK=${CHUNK},NARGS=${NARGS},ERR=${ERR},QUIT=${QUIT},PAGES=${PAGES},ARGS=${ARGS},SCRATCH=${SCRATCH};
+let pages=0;
 const M={exp:Math.exp,log:Math.log,log1p:Math.log1p,expm1:Math.expm1,sin:Math.sin,cos:Math.cos,tan:Math.tan,tanh:Math.tanh,
 asin:Math.asin,acos:Math.acos,atan:Math.atan,sinh:Math.sinh,cosh:Math.cosh,asinh:Math.asinh,acosh:Math.acosh,atanh:Math.atanh,
 logistic:(x)=>1/(1+Math.exp(-x)),pow:Math.pow,atan2:Math.atan2,fmod:(a,b)=>a%b};
@@ -52,6 +53,10 @@ function work(ctl,index,get){
     if(c>=n)return;
     // whatever happens, the chunk is counted as done so that the caller never waits forever
     try{
+      // a memory grown by the calling thread may not be visible to this thread's instances yet (browsers
+      // broadcast growth lazily); grow(0) brings them up to the current size
+      const p=Atomics.load(ctl,PAGES);
+      if(p!==pages){mem.grow(0);pages=p;}
       const run=get(Atomics.load(ctl,ID));
       const na=Atomics.load(ctl,NARGS),rows=Atomics.load(ctl,ROWS),chunk=Atomics.load(ctl,CHUNK);
       argv.length=na+3;
@@ -227,6 +232,7 @@ export class Pool {
     for (let i = 0; i < n; i++) ctl[ARGS + i] = args[i]!;
     for (let w = 0; w < this.workers.length; w++) ctl[SCRATCH + w] = scratchOf(w + 1);
     ctl[ID] = e.id;
+    ctl[PAGES] = this.heap.memory.buffer.byteLength >>> 16;
     ctl[ROWS] = rows;
     ctl[CHUNK] = chunk;
     ctl[NARGS] = n;

@@ -74,6 +74,7 @@ def("Loop", {
     });
     const nCarry = carried.length;
     const nScan = body.outputs.length - 1 - nCarry;
+    if (nScan < 0 || body.inputs.length !== 2 + nCarry) fail(ctx.op, `the body takes ${body.inputs.length} inputs and gives ${body.outputs.length} outputs, which does not fit ${nCarry} loop-carried values`);
     const scans: TVal[][] = range(nScan).map(() => []);
     let condV: TVal = cv ?? new TVal(DataType.BOOL, [], undefined, Uint8Array.of(1));
     let i = 0;
@@ -138,6 +139,7 @@ def("Scan", {
     const all = v8 ? ins.slice(1) : ins;
     if (!Number.isInteger(nScanIn) || nScanIn < 1 || nScanIn > all.length) fail(ctx.op, `num_scan_inputs ${nScanIn} must be between 1 and the ${all.length} inputs`);
     const nState = all.length - nScanIn;
+    if (body.inputs.length !== all.length || body.outputs.length < nState) fail(ctx.op, `the body takes ${body.inputs.length} inputs and gives ${body.outputs.length} outputs, which does not fit ${nState} states and ${nScanIn} scan inputs`);
     const states = range(nState).map((i) => tin(all, i, ctx, `state ${i}`));
     const xs = range(all.length - nState).map((i) => tin(all, nState + i, ctx, `scan input ${i}`));
     if (v8) {

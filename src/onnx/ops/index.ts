@@ -3,6 +3,7 @@ import "./elementwise.js";
 import "./shape.js";
 import "./reduce.js";
 import "./nn.js";
+import "./pool.js";
 import "./indexing.js";
 import "./loss.js";
 import "./resize.js";

@@ -1,19 +1,18 @@
 /** Neural-network operators: MatMul, Gemm, Conv, ConvTranspose, pooling, normalisations, Einsum. */
-import { isFloat, type DType } from "../../core/dtype.js";
+import type { DType } from "../../core/dtype.js";
 import { fail, fmtShape } from "../../core/errors.js";
 import { full } from "../../core/prims/constants.js";
 import { conv } from "../../core/prims/conv.js";
 import * as E from "../../core/prims/elementwise.js";
-import { gather } from "../../core/prims/indexing.js";
 import * as R from "../../core/prims/reduce.js";
 import * as S from "../../core/prims/structural.js";
 import { einsum, matmul } from "../../ops/linalg.js";
 import type { Tensor } from "../../tensor.js";
 import { def, out, tin, topt, type OpCtx } from "./registry.js";
-import { DataType, axisOf, bcast, bcastTo, guardShape, hostTensor, lit, prod, range } from "./util.js";
+import { DataType, axisOf, bcast, bcastTo, guardShape, lit, prod, range } from "./util.js";
 
 /** 16-bit floats compute in float32; returns the widened tensor and a function restoring the dtype. */
-function widen(t: Tensor): [Tensor, (r: Tensor) => Tensor] {
+export function widen(t: Tensor): [Tensor, (r: Tensor) => Tensor] {
   if (t.dtype === "float16" || t.dtype === "bfloat16") return [E.convert(t, "float32"), (r) => E.convert(r, t.dtype)];
   return [t, (r) => r];
 }
@@ -66,7 +65,7 @@ interface ConvGeom {
   pads: [number, number][];
 }
 
-function perAxis(ctx: OpCtx, name: string, n: number, dflt: number): number[] {
+export function perAxis(ctx: OpCtx, name: string, n: number, dflt: number): number[] {
   const v = ctx.attrs.ints(name);
   if (!v || v.length === 0) return Array<number>(n).fill(dflt);
   if (v.length !== n) fail(ctx.op, `${name} ${JSON.stringify(v)} needs ${n} entries (one per spatial axis)`);
@@ -186,154 +185,6 @@ def("ConvTranspose", (ins, ctx) => {
   let y = convCore(x, wk, { strides: Array<number>(n).fill(1), dilations, pads: cpads }, groups, strides);
   if (bv) y = E.add(y, bcastTo(S.reshape(E.convert(bv.t, y.dtype), [1, groups * Og, ...kernel.map(() => 1)]), y.shape));
   return [out(back(y), xv.elem)];
-});
-
-// ---------------- pooling ----------------
-interface PoolGeom {
-  kernel: number[];
-  strides: number[];
-  dilations: number[];
-  pads: [number, number][];
-  out: number[];
-}
-
-function poolGeom(ctx: OpCtx, x: Tensor): PoolGeom {
-  const n = x.ndim - 2;
-  const kernel = ctx.attrs.ints("kernel_shape");
-  if (!kernel || kernel.length !== n) fail(ctx.op, `kernel_shape ${JSON.stringify(kernel)} needs ${n} entries`);
-  const strides = perAxis(ctx, "strides", n, 1), dilations = perAxis(ctx, "dilations", n, 1);
-  const inS = x.shape.slice(2);
-  const auto = ctx.attrs.string("auto_pad", "NOTSET");
-  const ceil = ctx.attrs.int("ceil_mode", 0) !== 0;
-  const pads = convPads(ctx, inS, kernel, strides, dilations);
-  const outS = inS.map((d, i) => {
-    const span = (kernel[i]! - 1) * dilations[i]! + 1;
-    if (auto === "SAME_UPPER" || auto === "SAME_LOWER") return Math.ceil(d / strides[i]!);
-    const room = d + pads[i]![0] + pads[i]![1] - span;
-    if (room < 0) fail(ctx.op, `kernel ${JSON.stringify(kernel)} is larger than the padded input ${fmtShape(x.shape)}`);
-    let o = (ceil ? Math.ceil(room / strides[i]!) : Math.floor(room / strides[i]!)) + 1;
-    // the last window must start inside the input or its left padding
-    if (ceil && (o - 1) * strides[i]! >= d + pads[i]![0]) o--;
-    return o;
-  });
-  guardShape(ctx, [x.shape[0]!, x.shape[1]!, prod(kernel), ...outS], "pooling window");
-  return { kernel, strides, dilations, pads, out: outS };
-}
-
-/** Every window element stacked on a new axis 2: [N, C, K, ...out]. */
-function windows(x: Tensor, g: PoolGeom, padValue: number): Tensor {
-  const inS = x.shape.slice(2);
-  const need = g.out.map((o, s) => (o - 1) * g.strides[s]! + (g.kernel[s]! - 1) * g.dilations[s]! + 1);
-  const hi = need.map((m, s) => Math.max(0, m - inS[s]! - g.pads[s]![0]));
-  const lo = g.pads.map((p) => p[0]);
-  const xp = S.pad(x, [0, 0, ...lo], [0, 0, ...hi], undefined, padValue);
-  const offsets = g.kernel.reduce<number[][]>((acc, k) => acc.flatMap((o) => range(k).map((i) => [...o, i])), [[]]);
-  const parts = offsets.map((off) => {
-    const start = [0, 0, ...off.map((i, s) => i * g.dilations[s]!)];
-    const limit = [x.shape[0]!, x.shape[1]!, ...off.map((i, s) => i * g.dilations[s]! + (g.out[s]! - 1) * g.strides[s]! + 1)];
-    const sl = S.slice(xp, start, limit, [1, 1, ...g.strides]);
-    return S.reshape(sl, [x.shape[0]!, x.shape[1]!, 1, ...g.out]);
-  });
-  return S.concatenate(parts, 2);
-}
-
-/** For each window element and output position, the input position (flat over spatial axes) or -1 when padding. */
-function windowSources(inS: readonly number[], g: PoolGeom, countPadUpTo?: "pads" | "input"): { src: number[]; counts: number[] } {
-  const offsets = g.kernel.reduce<number[][]>((acc, k) => acc.flatMap((o) => range(k).map((i) => [...o, i])), [[]]);
-  const outN = prod(g.out);
-  const src = new Array<number>(offsets.length * outN).fill(-1);
-  const counts = new Array<number>(outN).fill(0);
-  const ost = g.out.map((_, i) => prod(g.out.slice(i + 1)));
-  const ist = inS.map((_, i) => prod(inS.slice(i + 1)));
-  for (let o = 0; o < outN; o++) {
-    const oi = g.out.map((_, s) => Math.floor(o / ost[s]!) % g.out[s]!);
-    offsets.forEach((off, k) => {
-      let flat = 0, inside = true, inPads = true;
-      for (let s = 0; s < inS.length; s++) {
-        const p = oi[s]! * g.strides[s]! + off[s]! * g.dilations[s]! - g.pads[s]![0];
-        if (p < 0 || p >= inS[s]!) inside = false;
-        if (p < -g.pads[s]![0] || p >= inS[s]! + g.pads[s]![1]) inPads = false;
-        flat += p * ist[s]!;
-      }
-      if (inside) src[k * outN + o] = flat;
-      if (countPadUpTo === "pads" ? inPads : inside) counts[o]!++;
-    });
-  }
-  return { src, counts };
-}
-
-const lowestOf = (dt: DType) => (isFloat(dt) ? -Infinity : dt === "int32" ? -(2 ** 31) : dt === "int8" ? -128 : 0);
-
-def("MaxPool", {
-  run(ins, ctx) {
-    const xv = tin(ins, 0, ctx, "X");
-    const x = xv.t;
-    const g = poolGeom(ctx, x);
-    const w = windows(x, g, lowestOf(x.dtype));
-    const y = R.reduceMax(w, [2]);
-    if (ctx.nOut < 2 || !ctx.node.outputs[1]) return [out(y, xv.elem)];
-    // Indices: flat positions in the input (row-major, or column-major over spatial axes with storage_order 1)
-    const inS = x.shape.slice(2);
-    const { src } = windowSources(inS, g);
-    const K = prod(g.kernel);
-    const colMajor = ctx.attrs.int("storage_order", 0) === 1;
-    const remap = (flat: number) => {
-      if (!colMajor || flat < 0) return flat;
-      const idx = inS.map((_, i) => Math.floor(flat / prod(inS.slice(i + 1))) % inS[i]!);
-      return idx.reduce((acc, v, i) => acc + v * prod(inS.slice(0, i)), 0);
-    };
-    const table = hostTensor("int32", [1, 1, K, ...g.out], src.map(remap));
-    const N = x.shape[0]!, C = x.shape[1]!;
-    const am = E.convert(R.argmax(w, 2), "int32");
-    const picked = gather(bcastTo(table, [N, C, K, ...g.out]), S.reshape(am, [N, C, 1, ...g.out]), 2);
-    const base = E.mul(E.add(E.mul(S.iota([N, C, 1, ...g.out], 0, "int32"), full([N, C, 1, ...g.out], C, "int32")), S.iota([N, C, 1, ...g.out], 1, "int32")), full([N, C, 1, ...g.out], prod(inS), "int32"));
-    const idx = S.reshape(E.add(picked, base), [N, C, ...g.out]);
-    return [out(y, xv.elem), out(idx, DataType.INT64)];
-  },
-});
-
-def("AveragePool", (ins, ctx) => {
-  const xv = tin(ins, 0, ctx, "X");
-  const [x, back] = widen(xv.t);
-  const g = poolGeom(ctx, x);
-  const total = R.reduceSum(windows(x, g, 0), [2]);
-  const include = ctx.attrs.int("count_include_pad", 0) !== 0;
-  const { counts } = windowSources(x.shape.slice(2), g, include ? "pads" : "input");
-  const div = counts.every((c) => c === counts[0]) ? full(total.shape, counts[0]!, total.dtype) : bcastTo(hostTensor(total.dtype, g.out, counts), total.shape);
-  return [out(back(E.div(total, div)), xv.elem)];
-});
-
-def("LpPool", (ins, ctx) => {
-  const xv = tin(ins, 0, ctx, "X");
-  const [x, back] = widen(xv.t);
-  const g = poolGeom(ctx, x);
-  const p = ctx.attrs.int("p", 2);
-  const w = windows(x, g, 0);
-  const s = R.reduceSum(E.pow(E.abs(w), lit(w, p)), [2]);
-  return [out(back(E.pow(s, lit(s, 1 / p))), xv.elem)];
-});
-
-function globalPool(name: string, f: (t: Tensor, axes: number[]) => Tensor): void {
-  def(name, (ins, ctx) => {
-    const xv = tin(ins, 0, ctx, "X");
-    const [x, back] = widen(xv.t);
-    const axes = range(x.ndim).slice(2);
-    const r = f(x, axes);
-    return [out(back(S.reshape(r, x.shape.map((d, i) => (i < 2 ? d : 1)))), xv.elem)];
-  });
-}
-globalPool("GlobalAveragePool", (t, axes) => {
-  const s = R.reduceSum(t, axes);
-  return E.div(s, lit(s, prod(axes.map((a) => t.shape[a]!))));
-});
-globalPool("GlobalMaxPool", (t, axes) => R.reduceMax(t, axes));
-def("GlobalLpPool", (ins, ctx) => {
-  const xv = tin(ins, 0, ctx, "X");
-  const [x, back] = widen(xv.t);
-  const p = ctx.attrs.int("p", 2);
-  const axes = range(x.ndim).slice(2);
-  const s = R.reduceSum(E.pow(E.abs(x), lit(x, p)), axes);
-  return [out(back(S.reshape(E.pow(s, lit(s, 1 / p)), x.shape.map((d, i) => (i < 2 ? d : 1)))), xv.elem)];
 });
 
 // ---------------- normalisation ----------------
