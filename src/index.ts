@@ -29,3 +29,4 @@ export * as io from "./io/index.js";
 export * as train from "./train/index.js";
 export { fit, evaluate, predict } from "./train/index.js";
 export { DataLoader, Dataset, TensorDataset, datasets } from "./data/index.js";
+export * as onnx from "./onnx/index.js";

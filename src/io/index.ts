@@ -5,6 +5,8 @@
  * await tr.io.save("w.safetensors", { weight: tr.ones([2, 2]) });
  * const { tensors } = await tr.io.load("w.safetensors");
  */
+// subpath entries wire the engine up too (backends, tensor methods, the tape)
+import "../setup.js";
 export {
   serialize, serializeAsync, deserialize, readHeader, save, load, loadHeader, stripPrefix, addPrefix,
   safetensorsDType, MAX_HEADER_BYTES,

@@ -10,6 +10,8 @@
  *   opt.step();
  * });
  */
+// subpath entries wire the engine up too (backends, tensor methods, the tape)
+import "../setup.js";
 export { Optimizer, type ParamGroup, type ParamGroupSpec, type ParamsArg, type ParamState, type OptimizerStateDict, type ParamStateDict, type GroupStateDict, type GroupOptions, type Hyper } from "./optimizer.js";
 export { SGD, type SGDOptions } from "./sgd.js";
 export { Adam, AdamW, type AdamOptions } from "./adam.js";

@@ -6,6 +6,8 @@
  * const r = await runCase(fixture, { backend: "ref" });
  * const { ok, message } = compareCase(fixture, r);
  */
+// subpath entries wire the engine up too (backends, tensor methods, the tape)
+import "../setup.js";
 import * as tr from "../index.js";
 import { isFloat, isDType, isInt, type DType } from "../core/dtype.js";
 import { TridentError } from "../core/errors.js";

@@ -7,6 +7,8 @@
  *   validationData: valLoader, callbacks: [new train.EarlyStopping({ patience: 2, restoreBestWeights: true })],
  * });
  */
+// subpath entries wire the engine up too (backends, tensor methods, the tape)
+import "../setup.js";
 export {
   fit, evaluate, predict, getLoss,
   type FitOptions, type EvaluateOptions, type FitData, type LossFn, type LossName, type LossSpec, type OptimizerName, type OptimizerSpec, type OptimizerConfig,

@@ -47,6 +47,7 @@ export const broadcastInDim = (x: Tensor, shape: readonly number[], dims: readon
 // ---------------- reshape ----------------
 export const reshapeP = primitive<{ shape: number[] }>("reshape", {
   shape([x], { shape }) {
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) fail("reshape", `shape ${fmtShape(shape)} must hold non-negative integers`);
     if (prod(shape) !== x!.size) fail("reshape", `cannot reshape ${fmtShape(x!.shape)} (${x!.size} elements) to ${fmtShape(shape)} (${prod(shape)} elements)`);
     return [new ShapedArray(shape, x!.dtype, x!.weakType)];
   },
