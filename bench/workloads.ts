@@ -29,7 +29,7 @@ export const WORKLOADS: Workload[] = [
   ...SIZES.matmul.map((n) => ({ id: `matmul${n}`, label: `matmul ${n}×${n}`, unit: "GFLOP/s" as const, flops: 2 * n ** 3 })),
   { id: "conv2d", label: "conv2d N32 C32→64 28×28 k3 p1", unit: "ms" },
   { id: "gelu", label: "gelu(x*1.5+0.5) tanh, 4M (jit)", unit: "ms" },
-  { id: "softmax", label: "softmax [4096,1024] axis -1", unit: "ms" },
+  { id: "softmax", label: "softmax [4096,1024] axis -1 (jit)", unit: "ms" },
   { id: "mlp_eager", label: "MLP 784-512-512-10 b128 Adam step, eager", unit: "ms" },
   { id: "mlp_jit", label: "MLP 784-512-512-10 b128 Adam step, jit", unit: "ms" },
   { id: "cnn_eager", label: "LeNet b64 Adam step, eager", unit: "ms" },
