@@ -118,6 +118,18 @@ export class VarGen {
   }
 }
 
+/** The direct operands of an expression node, in evaluation order (one place that knows the node shapes). */
+export function exprChildren(e: Expr): Expr[] {
+  switch (e.k) {
+    case "load": return [e.at];
+    case "un": case "cast": case "bitcast": return [e.x];
+    case "bin": return [e.x, e.y];
+    case "sel": return [e.c, e.x, e.y];
+    case "reduce": return [e.body];
+    default: return [];
+  }
+}
+
 /** Reads of one input at a multi-index: how lowering rules see their operands. */
 export type Access = (ix: readonly Expr[]) => Expr;
 

@@ -1,5 +1,5 @@
 import type { DType } from "../core/dtype.js";
-import { idx, linear, load, c, nodeSignature, VarGen, type Access, type Expr, type Kernel } from "./expr.js";
+import { idx, linear, load, c, exprChildren, nodeSignature, VarGen, type Access, type Expr, type Kernel } from "./expr.js";
 import { simplifyKernel } from "./simplify.js";
 
 /**
@@ -497,13 +497,8 @@ function pruneArgs(k: Kernel): { kernel: Kernel; used: number[] } {
   const walk = (e: Expr): void => {
     if (seen.has(e)) return;
     seen.add(e);
-    switch (e.k) {
-      case "load": args.add(e.arg); walk(e.at); break;
-      case "un": case "cast": case "bitcast": walk(e.x); break;
-      case "bin": walk(e.x); walk(e.y); break;
-      case "sel": walk(e.c); walk(e.x); walk(e.y); break;
-      case "reduce": walk(e.body); break;
-    }
+    if (e.k === "load") args.add(e.arg);
+    exprChildren(e).forEach(walk);
   };
   k.outs.forEach((o) => walk(o.expr));
   const used = [...args].sort((a, b) => a - b);

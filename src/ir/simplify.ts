@@ -1,5 +1,5 @@
 import { bf16ToF32, f16ToF32, f32ToBf16, f32ToF16, type DType } from "../core/dtype.js";
-import { c, nodeSignature, type BinOp, type Expr, type Kernel } from "./expr.js";
+import { c, exprChildren, nodeSignature, type BinOp, type Expr, type Kernel } from "./expr.js";
 
 /**
  * Kernel simplification after fusion. Fusing movement primitives composes their index maps, so a
@@ -324,16 +324,8 @@ export function indexExtents(k: Kernel): Map<number, number> {
   const walk = (e: Expr): void => {
     if (seen.has(e)) return;
     seen.add(e);
-    switch (e.k) {
-      case "load": walk(e.at); break;
-      case "un": case "cast": case "bitcast": walk(e.x); break;
-      case "bin": walk(e.x); walk(e.y); break;
-      case "sel": walk(e.c); walk(e.x); walk(e.y); break;
-      case "reduce":
-        e.vars.forEach((v, i) => ext.set(v, e.ext[i]!));
-        walk(e.body);
-        break;
-    }
+    if (e.k === "reduce") e.vars.forEach((v, i) => ext.set(v, e.ext[i]!));
+    exprChildren(e).forEach(walk);
   };
   k.outs.forEach((o) => walk(o.expr));
   return ext;

@@ -1,5 +1,5 @@
 import type { DType } from "../../core/dtype.js";
-import type { Expr } from "../../ir/expr.js";
+import { exprChildren, type Expr } from "../../ir/expr.js";
 
 /** An affine function of index variables: c + Σ t[v]·v. */
 export interface Affine {
@@ -168,13 +168,7 @@ export function walk(roots: readonly Expr[], visit: (e: Expr) => void): void {
     if (seen.has(e)) return;
     seen.add(e);
     visit(e);
-    switch (e.k) {
-      case "load": go(e.at); break;
-      case "un": case "cast": case "bitcast": go(e.x); break;
-      case "bin": go(e.x); go(e.y); break;
-      case "sel": go(e.c); go(e.x); go(e.y); break;
-      case "reduce": go(e.body); break;
-    }
+    exprChildren(e).forEach(go);
   };
   roots.forEach(go);
 }
@@ -186,13 +180,8 @@ export function topReduces(roots: readonly Expr[]): Extract<Expr, { k: "reduce" 
   const go = (e: Expr): void => {
     if (seen.has(e)) return;
     seen.add(e);
-    switch (e.k) {
-      case "reduce": out.push(e); return;
-      case "load": go(e.at); break;
-      case "un": case "cast": case "bitcast": go(e.x); break;
-      case "bin": go(e.x); go(e.y); break;
-      case "sel": go(e.c); go(e.x); go(e.y); break;
-    }
+    if (e.k === "reduce") out.push(e);
+    else exprChildren(e).forEach(go);
   };
   roots.forEach(go);
   return out;
@@ -205,13 +194,7 @@ export function refCounts(roots: readonly Expr[]): Map<Expr, number> {
     const n = (counts.get(e) ?? 0) + 1;
     counts.set(e, n);
     if (n > 1) return;
-    switch (e.k) {
-      case "load": go(e.at); break;
-      case "un": case "cast": case "bitcast": go(e.x); break;
-      case "bin": go(e.x); go(e.y); break;
-      case "sel": go(e.c); go(e.x); go(e.y); break;
-      case "reduce": go(e.body); break;
-    }
+    exprChildren(e).forEach(go);
   };
   roots.forEach(go);
   return counts;

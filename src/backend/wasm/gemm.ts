@@ -1,4 +1,4 @@
-import type { Expr, Kernel } from "../../ir/expr.js";
+import { exprChildren, type Expr, type Kernel } from "../../ir/expr.js";
 import { affine, coef, Deps, mergedStride, refCounts, topReduces, type Affine } from "./analysis.js";
 import { Op, T, V } from "./emitter.js";
 import { elemBytes, Fn, log2 } from "./fn.js";
@@ -395,14 +395,8 @@ function varsOutside(E: Expr, red: ReduceExpr): Set<number> {
   const go = (e: Expr): void => {
     if (seen.has(e) || e === red) return;
     seen.add(e);
-    switch (e.k) {
-      case "idx": vars.add(e.id); return;
-      case "load": go(e.at); return;
-      case "un": case "cast": case "bitcast": go(e.x); return;
-      case "bin": go(e.x); go(e.y); return;
-      case "sel": go(e.c); go(e.x); go(e.y); return;
-      case "reduce": go(e.body); return;
-    }
+    if (e.k === "idx") vars.add(e.id);
+    else exprChildren(e).forEach(go);
   };
   go(E);
   return vars;
