@@ -1,12 +1,14 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync, existsSync, readdirSync } from "node:fs";
+import { mkdtempSync, writeFileSync, existsSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { deflateSync } from "node:zlib";
 import { main, type CliIO } from "../../src/cli/index.js";
 import { decodePng } from "../../src/cli/png.js";
-import { BACKENDS } from "../helpers.js";
+import { BACKENDS, assertClose, values } from "../helpers.js";
+import * as tr from "../../src/index.js";
+import { mnistModel } from "../../src/nn/models/mnist.js";
 
 function capture(): CliIO & { lines: string[]; errors: string[] } {
   const lines: string[] = [], errors: string[] = [];
@@ -86,6 +88,20 @@ for (const backend of BACKENDS) {
       assert.equal(await main(["predict", ckpt, png, "--backend", backend], io3), 0, io3.errors.join("\n"));
       assert.match(io3.lines[0]!, /^digit \d \(p = [\d.]+\)$/);
       const probs = io3.lines[1]!.split(/\s+/).filter((s) => !s.endsWith(":")).map(Number);
+
+      // export to ONNX and load it back: the imported graph gives the checkpoint's logits
+      const onnxPath = join(dir, "mlp.onnx");
+      const io4 = capture();
+      assert.equal(await main(["export", ckpt, "--onnx", onnxPath, "--backend", backend], io4), 0, io4.errors.join("\n"));
+      const imported = tr.onnx.load(readFileSync(onnxPath));
+      const ck = await tr.io.loadCheckpoint(ckpt);
+      const model = mnistModel("mlp");
+      model.loadStateDict(ck.model);
+      model.eval();
+      const x = tr.random.uniform(tr.random.key(5), [3, 1, 28, 28]);
+      const want = values(model.forward(x));
+      const got = values(Object.values(imported.run({ [imported.inputs[0]!.name]: x }))[0]!);
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-5 });
       assert.equal(probs.length, 10);
       assert.ok(Math.abs(probs.reduce((a, b) => a + b, 0) - 1) < 1e-3, "probabilities sum to one");
     });

@@ -3,7 +3,7 @@ import * as nn from "../index.js";
 export type MnistModel = "mlp" | "cnn";
 
 /** The MNIST models `trident train mnist` knows, by name (the name is stored in checkpoints). */
-export function mnistModel(kind: MnistModel): nn.Module {
+export function mnistModel(kind: MnistModel): nn.Sequential {
   if (kind === "mlp") {
     return new nn.Sequential(new nn.Flatten(), new nn.Linear(784, 512), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(512, 256), new nn.ReLU(), new nn.Dropout(0.2), new nn.Linear(256, 10));
   }
