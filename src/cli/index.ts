@@ -107,7 +107,7 @@ function subset(ds: tr.TensorDataset, k: number, seed: number): tr.TensorDataset
   return new tr.TensorDataset(ds.gather(firstOfShuffle(ds.length, k, seed)));
 }
 
-async function loadMnistCheckpoint(path: string): Promise<{ model: tr.nn.Module; kind: MnistModel }> {
+async function loadMnistCheckpoint(path: string): Promise<{ model: tr.nn.Sequential; kind: MnistModel }> {
   const ck = await tr.io.loadCheckpoint(path);
   const extra = (ck.extra ?? {}) as { model?: string };
   const kind = extra.model;
@@ -150,7 +150,7 @@ async function predictCmd(args: ParsedArgs, io: CliIO): Promise<number> {
     pixels = img.gray;
   }
   const x = tr.fromTypedArray(pixels, [1, 1, 28, 28]);
-  const probs = tr.noGrad(() => tr.softmax((model as unknown as { forward(x: tr.Tensor): tr.Tensor }).forward(x), { axis: -1 }));
+  const probs = tr.noGrad(() => tr.softmax(model.forward(x), { axis: -1 }));
   const p = Array.from(probs.dataSync());
   const best = p.indexOf(Math.max(...p));
   io.out(`digit ${best} (p = ${p[best]!.toFixed(4)})`);
