@@ -216,7 +216,7 @@ export function std(x: TensorLike, opts: ReduceOpts & { ddof?: number } = {}): T
 export function logsumexp(x: TensorLike, opts: ReduceOpts = {}): Tensor {
   const t = toTensor(x);
   const axes = normAxes("logsumexp", opts.axis, t.ndim);
-  const m = S.stopGradientLike(R.reduceMax(t, axes));
+  const m = S.stopGradient(R.reduceMax(t, axes));
   const mk = S.reshape(m, t.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
   const finite = where(isfinite(mk), mk, 0);
   const s = log(sum(exp(sub(t, finite)), { axis: axes, keepdims: true }));

@@ -1,11 +1,10 @@
-import { ShapedArray } from "../core/aval.js";
 import { TridentError, fail } from "../core/errors.js";
 import { ClosedJaxpr, traceToJaxpr } from "../core/jaxpr.js";
 import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
 import { isFloat } from "../core/dtype.js";
 import { full } from "../core/prims/constants.js";
 import { zerosLike } from "../core/prims/elementwise.js";
-import { EagerTensor, Tensor } from "../tensor.js";
+import { Tensor } from "../tensor.js";
 import { jvpFlat } from "./jvp.js";
 import { linearizeFlat, vjpFlat } from "./partial.js";
 import { vmapFlat } from "./vmap.js";
@@ -226,12 +225,11 @@ export function jacfwd(f: Fn, opts: { argnums?: number } = {}) {
       const [, dy] = jvp((xx: Tensor) => f(...args.map((a, i) => (i === an ? xx : a))), [x], [reshapeOp(t, x.shape)]);
       return dy as Tensor;
     };
-    const cols = vmap(pushfwd, { inAxes: [0], outAxes: -1 as unknown as number })(eyeT) as Tensor;
-    // cols: [...outShape, n] → [...outShape, ...xShape]
-    return reshapeOp(moveLast(cols), [...cols.shape.slice(0, -1), ...x.shape]);
+    // one jvp per basis vector, the batch axis last: [...outShape, n] → [...outShape, ...xShape]
+    const cols = vmap(pushfwd, { inAxes: [0], outAxes: -1 })(eyeT);
+    return reshapeOp(cols, [...cols.shape.slice(0, -1), ...x.shape]);
   };
 }
-const moveLast = (t: Tensor) => t;
 
 /** Jacobian by reverse mode (one vjp per output element, batched with vmap). */
 export function jacrev(f: Fn, opts: { argnums?: number } = {}) {
@@ -334,4 +332,3 @@ export function makeJaxpr(f: Fn, opts: JitOptions = {}) {
   return (...args: unknown[]): ClosedJaxpr => (jit(f, opts) as Jitted<Fn>).lower(...args);
 }
 
-export { ShapedArray, EagerTensor };

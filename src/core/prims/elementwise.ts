@@ -1,7 +1,7 @@
 import { ShapedArray } from "../aval.js";
 import { isFloat, type DType } from "../dtype.js";
 import { fail } from "../errors.js";
-import { bin, c, cast, sel, un, type BinOp, type UnOp } from "../../ir/expr.js";
+import { bin, cast, sel, un, type BinOp, type UnOp } from "../../ir/expr.js";
 import { primitive, UndefPrimal, type Dim, type Primitive } from "../primitive.js";
 import { bind1 } from "../trace.js";
 import { Tensor } from "../../tensor.js";
@@ -221,4 +221,3 @@ export function convert(x: Tensor, dtype: DType, weak = false): Tensor {
   return bind1(convertP, [x], { dtype, weak });
 }
 
-export { c as constExpr };

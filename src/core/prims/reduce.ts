@@ -2,12 +2,11 @@ import { ShapedArray } from "../aval.js";
 import { isFloat } from "../dtype.js";
 import { fail, fmtShape } from "../errors.js";
 import { bin, c, idx, sel, type Expr, type ReduceOp } from "../../ir/expr.js";
-import { primitive, type Dim, type Primitive } from "../primitive.js";
+import { primitive, type Primitive } from "../primitive.js";
 import { bind1 } from "../trace.js";
 import type { Tensor } from "../../tensor.js";
 import { broadcastInDim, moveaxis } from "./structural.js";
-import { convert, div, eq, mul, select } from "./elementwise.js";
-import { fullLike } from "./constants.js";
+import { convert, div, eq, mul } from "./elementwise.js";
 import { range } from "./util.js";
 
 type AxesP = { axes: number[] };
@@ -136,4 +135,3 @@ export const cumsumP: Primitive<CumP> = primitive<CumP>("cumsum", {
 });
 export const cumsum = (x: Tensor, axis: number, reverse = false) => bind1(cumsumP, [x], { axis, reverse });
 
-export { fullLike, select, type Dim };

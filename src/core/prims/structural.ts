@@ -306,6 +306,5 @@ export const stopGradientP = primitive<Record<string, never>>("stop_gradient", {
 });
 /** The value of x with no gradient flowing through it. */
 export const stopGradient = (x: Tensor): Tensor => bind1(stopGradientP, [x]);
-export const stopGradientLike = stopGradient;
 import { fullLike } from "./constants.js";
 const zerosOf = (x: Tensor) => fullLike(x, 0);
