@@ -1,5 +1,7 @@
 import type { DType } from "../core/dtype.js";
-import { idx, linear, load, c, exprChildren, nodeSignature, VarGen, type Access, type Expr, type Kernel } from "./expr.js";
+import { idx, linear, load, c, nodeSignature, VarGen, type Access, type Expr, type Kernel } from "./expr.js";
+import { pruneArgs } from "./prune.js";
+import { rowFuse } from "./rowfuse.js";
 import { simplifyKernel } from "./simplify.js";
 
 /**
@@ -251,8 +253,17 @@ function isContraction(e: Expr): boolean {
   return x.k === "load" && y.k === "load" && x.arg !== y.arg;
 }
 
+/** What the target backend's code generator can do beyond the kernel IR's plain semantics. */
+export interface FusionOptions {
+  /**
+   * Reductions depending only on a kernel's outer indices are computed once per row, before the
+   * innermost loop: producers of row values may then be merged into their consumers (rowfuse.ts).
+   */
+  rowFusion?: boolean;
+}
+
 /** Decide materialisation and build the fused kernels of a program (with the given cost units). */
-export function fuse(g: Graph, costs: Partial<FusionCosts> = {}): Fusion {
+export function fuse(g: Graph, costs: Partial<FusionCosts> = {}, opts: FusionOptions = {}): Fusion {
   const COST: FusionCosts = { ...DEFAULT_COSTS, ...costs };
   const producer = new Map<number, [number, number]>();
   g.nodes.forEach((n, i) => n.outputs.forEach((v, j) => producer.set(v, [i, j])));
@@ -438,7 +449,11 @@ export function fuse(g: Graph, costs: Partial<FusionCosts> = {}): Fusion {
   });
 
   for (const gr of groups) steps[gr.id] = { kind: "kernel", fused: buildKernel(g, gr.shape, [...gr.roots], producer, materialized, gr.contraction) };
-  return { steps: steps as Step[], materialized };
+  if (!opts.rowFusion) return { steps: steps as Step[], materialized };
+  const fusedSteps = rowFuse(g, steps as Step[]);
+  const stored = new Set<number>(g.inputs);
+  for (const s of fusedSteps) (s.kind === "kernel" ? s.fused.outputs : g.nodes[s.node]!.outputs).forEach((v) => stored.add(v));
+  return { steps: fusedSteps, materialized: stored };
 }
 
 /** Lower a group of materialised values sharing an iteration space into one kernel. */
@@ -488,37 +503,4 @@ function buildKernel(g: Graph, shape: readonly number[], roots: number[], produc
   const raw: Kernel = { name: `fused_${names.slice(0, 6).join("_")}`, inputs: inputs.map((v) => g.values[v]!.dtype), shape: [...shape], outs };
   const { kernel, used } = pruneArgs(simplifyKernel(raw));
   return { kernel, inputs: used.map((a) => inputs[a]!), outputs: [...roots], nodes, contraction };
-}
-
-/** Drop kernel arguments that simplification made unused, renumbering the loads. */
-function pruneArgs(k: Kernel): { kernel: Kernel; used: number[] } {
-  const seen = new Set<Expr>();
-  const args = new Set<number>();
-  const walk = (e: Expr): void => {
-    if (seen.has(e)) return;
-    seen.add(e);
-    if (e.k === "load") args.add(e.arg);
-    exprChildren(e).forEach(walk);
-  };
-  k.outs.forEach((o) => walk(o.expr));
-  const used = [...args].sort((a, b) => a - b);
-  if (used.length === k.inputs.length) return { kernel: k, used };
-  const remap = new Map(used.map((a, i) => [a, i]));
-  const memo = new Map<Expr, Expr>();
-  const rw = (e: Expr): Expr => {
-    const hit = memo.get(e);
-    if (hit) return hit;
-    let r: Expr;
-    switch (e.k) {
-      case "const": case "idx": r = e; break;
-      case "load": r = { ...e, arg: remap.get(e.arg)!, at: rw(e.at) }; break;
-      case "un": case "cast": case "bitcast": r = { ...e, x: rw(e.x) } as Expr; break;
-      case "bin": r = { ...e, x: rw(e.x), y: rw(e.y) }; break;
-      case "sel": r = { ...e, c: rw(e.c), x: rw(e.x), y: rw(e.y) }; break;
-      case "reduce": r = { ...e, body: rw(e.body) }; break;
-    }
-    memo.set(e, r);
-    return r;
-  };
-  return { kernel: { ...k, inputs: used.map((a) => k.inputs[a]!), outs: k.outs.map((o) => ({ dt: o.dt, expr: rw(o.expr) })) }, used };
 }

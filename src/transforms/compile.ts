@@ -14,7 +14,7 @@ import { TridentError } from "../core/errors.js";
 import { executePrimitive, wrapBuffer } from "../core/execute.js";
 import { ClosedJaxpr, Jaxpr, Lit, type Atom, type Var } from "../core/jaxpr.js";
 import type { AnyPrimitive, Params } from "../core/primitive.js";
-import { fuse, type FusionCosts, type Graph, type GraphNode, type GraphValue, type Step } from "../ir/fuse.js";
+import { fuse, type FusionCosts, type FusionOptions, type Graph, type GraphNode, type GraphValue, type Step } from "../ir/fuse.js";
 import { orderSteps, planBuffers, type BufferPlan, type PlanStats } from "../ir/schedule.js";
 import type { Access, Expr, VarGen } from "../ir/expr.js";
 import { formatKernel } from "../ir/print.js";
@@ -119,7 +119,8 @@ export interface KernelSummary {
 
 /**
  * A jaxpr compiled into fused kernels with a buffer plan for one backend. Run it with `run(args)`. A
- * backend may tune the fusion heuristic with an optional `fusionCosts` property (see ir/fuse.ts).
+ * backend may tune the fusion heuristic with optional `fusionCosts` and `fusionOptions` properties (see
+ * ir/fuse.ts).
  */
 export class CompiledProgram {
   readonly graph: Graph;
@@ -137,7 +138,8 @@ export class CompiledProgram {
     this.sources = b.sources;
     this.prims = b.prims;
     this.nArgs = closed.jaxpr.inBinders.length - closed.consts.length;
-    const { steps } = fuse(b.graph, (backend as { fusionCosts?: Partial<FusionCosts> }).fusionCosts);
+    const tuned = backend as { fusionCosts?: Partial<FusionCosts>; fusionOptions?: FusionOptions };
+    const { steps } = fuse(b.graph, tuned.fusionCosts, tuned.fusionOptions);
     this.plan = planBuffers(b.graph, orderSteps(b.graph, steps));
   }
 

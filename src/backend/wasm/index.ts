@@ -66,6 +66,8 @@ export class WasmBackend implements Backend {
   readonly heap: Heap;
   /** Whether kernels use fused multiply-add (relaxed SIMD). */
   readonly relaxed: boolean;
+  /** Kernels compute row-invariant reductions once per row (codegen.ts), so the fuser may merge row chains. */
+  readonly fusionOptions = { rowFusion: true };
   private kernels = new KernelCache<WasmExecutable>();
   private nextId = 1;
   private need = 0;
