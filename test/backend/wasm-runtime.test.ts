@@ -10,6 +10,11 @@ import { erf } from "../../src/backend/ref/math.js";
 import { WasmBackend } from "../../src/backend/wasm/index.js";
 import { compileKernelModule } from "../../src/backend/wasm/codegen.js";
 import { relaxedProbeModule, relaxedSimd } from "../../src/backend/wasm/probe.js";
+import { Heap } from "../../src/backend/wasm/heap.js";
+import { Pool } from "../../src/backend/wasm/pool.js";
+import { Fn } from "../../src/backend/wasm/fn.js";
+import { buildModule } from "../../src/backend/wasm/codegen.js";
+import { Op } from "../../src/backend/wasm/emitter.js";
 import { checkKernel, randomData, ref, rng, runOn, wasm1, wasm2 } from "./wasm-harness.js";
 
 const MATH: Record<string, (x: number) => number> = { exp: Math.exp, log: Math.log, tanh: Math.tanh, logistic: (x) => 1 / (1 + Math.exp(-x)), erf };
@@ -108,6 +113,30 @@ describe("wasm threads", () => {
     assert.deepEqual(Array.from(runOn(be, k, [x])[0]!), Array.from(runOn(wasm1, k, [x])[0]!));
     be.free(big);
     be.close();
+  });
+
+  test("chunks a worker cannot run (a trap there) are run by the calling thread", async () => {
+    // the workers' module traps at once (as a browser worker that has not yet seen a memory growth
+    // does); the caller's own function writes each row's index, slowly at first so that workers take chunks
+    const heap = new Heap({ shared: true });
+    const pool = new Pool(heap, 1);
+    await pool.ready();
+    const f = new Fn(4, false);
+    f.op(Op.unreachable);
+    const module = new WebAssembly.Module(buildModule(f, { shared: true, relaxed: false }, 4) as BufferSource);
+    const rows = 64;
+    const out = heap.malloc(rows * 4);
+    let calls = 0;
+    const run = (ptr: number, start: number, end: number): void => {
+      if (calls++ === 0) for (const t0 = Date.now(); Date.now() - t0 < 30; );
+      const v = new Int32Array(heap.memory.buffer, ptr, rows);
+      for (let r = start; r < end; r++) v[r] = r + 1;
+    };
+    const job = { id: 1, module, run, args: [out.ptr, 0, 0, 0], info: { rows, grain: 1, imports: [] } };
+    pool.run(job, 1, () => 0);
+    assert.ok(pool.handedBack > 0, "no worker took a chunk");
+    assert.deepEqual(Array.from(new Int32Array(heap.memory.buffer, out.ptr, rows)), Array.from({ length: rows }, (_, r) => r + 1));
+    pool.close();
   });
 
   test("a large matmul splits its tiles across threads", () => {

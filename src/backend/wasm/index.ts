@@ -83,11 +83,7 @@ export class WasmBackend implements Backend {
     this.heap = new Heap({ shared, maxPages: opts.maxPages });
     this.relaxed = relaxedSimd();
     this.parallelWork = opts.parallelWork ?? PARALLEL_WORK;
-    // Browsers: single-threaded unless asked. Chromium's workers can run a kernel before they see a shared
-    // memory the page grew ("memory access out of bounds", intermittently in test/browser); until workers
-    // re-synchronise reliably after growth, threads there are opt-in via setThreads / tr.config.
-    const inBrowser = typeof process === "undefined" || typeof process.versions?.node !== "string";
-    this.setThreads(opts.threads ?? (inBrowser ? 1 : defaultThreads()));
+    this.setThreads(opts.threads ?? defaultThreads());
     this.scratchOf = (t) => this.scratchFor(t, this.need);
   }
 

@@ -8,12 +8,14 @@ export const WORKER_IMPORTS = new Set([
 ]);
 
 // Control block layout (int32 slots) in the shared memory.
-const SEQ = 0, NEXT = 1, DONE = 2, NCHUNKS = 3, ID = 4, ROWS = 5, CHUNK = 6, NARGS = 7, ERR = 8, QUIT = 9, PAGES = 10, ARGS = 16, SCRATCH = 96;
-const SLOTS = 256;
+const SEQ = 0, NEXT = 1, DONE = 2, NCHUNKS = 3, ID = 4, ROWS = 5, CHUNK = 6, NARGS = 7, ERR = 8, QUIT = 9, PAGES = 10, NFAILED = 11, ARGS = 16, SCRATCH = 96, FAILED = 256;
+/** Chunks a job can hand back to the caller (see `run`); more failures than this are an error. */
+const MAX_FAILED = 768;
+const SLOTS = FAILED + MAX_FAILED;
 const MAX_ARGS = SCRATCH - ARGS;
 /** Buffers a kernel may take and still be split across threads. */
 export const MAX_POOL_ARGS = MAX_ARGS;
-const MAX_WORKERS = SLOTS - SCRATCH;
+const MAX_WORKERS = FAILED - SCRATCH;
 /** NEXT is parked here between jobs so that a late worker never takes a chunk of the next job early. */
 const PARKED = 1 << 30;
 
@@ -34,7 +36,7 @@ export function defaultThreads(): number {
 
 // The worker body shared by both environments: take chunks of the current job until none is left.
 const JOB_LOOP = `
-const SEQ=${SEQ},NEXT=${NEXT},DONE=${DONE},NCHUNKS=${NCHUNKS},ID=${ID},ROWS=${ROWS},CHUNK=${CHUNK},NARGS=${NARGS},ERR=${ERR},QUIT=${QUIT},PAGES=${PAGES},ARGS=${ARGS},SCRATCH=${SCRATCH};
+const SEQ=${SEQ},NEXT=${NEXT},DONE=${DONE},NCHUNKS=${NCHUNKS},ID=${ID},ROWS=${ROWS},CHUNK=${CHUNK},NARGS=${NARGS},ERR=${ERR},QUIT=${QUIT},PAGES=${PAGES},NFAILED=${NFAILED},ARGS=${ARGS},SCRATCH=${SCRATCH},FAILED=${FAILED},MAX_FAILED=${MAX_FAILED};
 let pages=0;
 const M={exp:Math.exp,log:Math.log,log1p:Math.log1p,expm1:Math.expm1,sin:Math.sin,cos:Math.cos,tan:Math.tan,tanh:Math.tanh,
 asin:Math.asin,acos:Math.acos,atan:Math.atan,sinh:Math.sinh,cosh:Math.cosh,asinh:Math.asinh,acosh:Math.acosh,atanh:Math.atanh,
@@ -63,7 +65,11 @@ function work(ctl,index,get){
       for(let i=0;i<na;i++)argv[i]=Atomics.load(ctl,ARGS+i);
       argv[na]=c*chunk;argv[na+1]=Math.min(rows,(c+1)*chunk);argv[na+2]=Atomics.load(ctl,SCRATCH+index);
       run(...argv);
-    }catch(e){Atomics.store(ctl,ERR,1);}
+    }catch(e){
+      // hand the chunk back: the caller runs it on its own thread, where the memory is current
+      const i=Atomics.add(ctl,NFAILED,1);
+      if(i<MAX_FAILED)Atomics.store(ctl,FAILED+i,c);else Atomics.store(ctl,ERR,1);
+    }
     if(Atomics.add(ctl,DONE,1)+1===n)Atomics.notify(ctl,DONE);
   }
 }
@@ -149,6 +155,8 @@ export class Pool {
   private canBlock = isNode;
   /** Worker count once started (the constructor's request, or cores − 1 when it was 0). */
   size: number;
+  /** Chunks so far that a worker could not run and the caller ran instead. */
+  handedBack = 0;
 
   constructor(private heap: Heap, workers: number) {
     this.ctlBlock = heap.malloc(SLOTS * 4);
@@ -237,6 +245,7 @@ export class Pool {
     ctl[CHUNK] = chunk;
     ctl[NARGS] = n;
     Atomics.store(ctl, NCHUNKS, nChunks);
+    Atomics.store(ctl, NFAILED, 0);
     Atomics.store(ctl, DONE, 0);
     Atomics.store(ctl, NEXT, 0);
     Atomics.add(ctl, SEQ, 1);
@@ -266,10 +275,25 @@ export class Pool {
       }
     }
     Atomics.store(ctl, NEXT, PARKED);
+    // Chunks a worker could not run (a browser worker that has not yet seen a memory growth traps on the
+    // new pages; a module it has not received) are run here. Kernels write their outputs without reading
+    // them first (outputs never alias inputs), so a partly written chunk is simply written again.
+    const nFailed = Math.min(Atomics.load(ctl, NFAILED), MAX_FAILED);
+    this.handedBack += nFailed;
+    for (let i = 0; i < nFailed && !failure; i++) {
+      const c = ctl[FAILED + i]!;
+      args[n] = c * chunk;
+      args[n + 1] = Math.min(rows, (c + 1) * chunk);
+      try {
+        e.run(...args);
+      } catch (err) {
+        failure = err;
+      }
+    }
     if (failure) throw failure;
     if (Atomics.load(ctl, ERR)) {
       Atomics.store(ctl, ERR, 0);
-      throw new TridentError("wasm: a kernel failed on a worker thread (memory access out of bounds)");
+      throw new TridentError(`wasm: more than ${MAX_FAILED} chunks of a kernel failed on worker threads`);
     }
   }
 
