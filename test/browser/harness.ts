@@ -53,7 +53,9 @@ self.addEventListener("message", (e: MessageEvent) => {
       await runRegistered((r) => post({ type: "result", file: s.file, ...r }), skip);
       post({ type: "suite", file: s.file, ms: performance.now() - t0 });
     }
-    post({ type: "done" });
+    // chunks the wasm backend's workers handed back to this thread (a worker behind a memory growth)
+    const wasm = (await tr.setBackend("wasm")) as { handedBack?: number };
+    post({ type: "done", handedBack: wasm.handedBack ?? 0 });
   })();
 });
 post({ type: "ready" });

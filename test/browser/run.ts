@@ -236,7 +236,10 @@ async function main(): Promise<number> {
         } else if (m.type === "fatal") {
           unhandled.push(`worker: ${String(m.error)}`);
           finish("fatal");
-        } else if (m.type === "done") finish("done");
+        } else if (m.type === "done") {
+          console.log(`wasm worker threads handed ${m.handedBack} kernel chunk(s) back to the calling thread`);
+          finish("done");
+        }
       });
       await page.goto(`${site.origin}/`);
       const probe = (await page.evaluate("window.__probe()")) as { ok: boolean; detail: string };

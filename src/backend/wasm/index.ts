@@ -75,6 +75,8 @@ export class WasmBackend implements Backend {
   private scratchOf: (t: number) => number;
   private pool: Pool | null = null;
   private requested = -1;
+  /** Chunks handed back by pools closed since (see handedBack). */
+  private handedBackBefore = 0;
   /** Per-thread scratch (packed panels), index 0 for the calling thread. */
   private scratch: ({ ptr: number; cls: number; bytes: number } | undefined)[] = [];
 
@@ -100,6 +102,7 @@ export class WasmBackend implements Backend {
     if (!Number.isInteger(n) || n < 0) fail("setThreads", `threads must be a non-negative integer (0 = one per core), got ${n}`);
     if (n === this.requested && (this.pool !== null) === (n !== 1 && this.shared)) return;
     this.requested = n;
+    this.handedBackBefore += this.pool?.handedBack ?? 0;
     this.pool?.close();
     this.pool = null;
     if (!this.shared || n === 1) return;
@@ -111,6 +114,11 @@ export class WasmBackend implements Backend {
     return this.pool ? this.pool.size + 1 : 1;
   }
 
+  /** Kernel chunks so far that worker threads could not run and the calling thread ran instead. */
+  get handedBack(): number {
+    return this.handedBackBefore + (this.pool?.handedBack ?? 0);
+  }
+
   /** Resolves when every worker thread has started (kernels run without them until then). */
   ready(): Promise<void> {
     return this.pool ? this.pool.ready() : Promise.resolve();
@@ -118,6 +126,7 @@ export class WasmBackend implements Backend {
 
   /** Release worker threads (the backend stays usable, single-threaded). */
   close(): void {
+    this.handedBackBefore += this.pool?.handedBack ?? 0;
     this.pool?.close();
     this.pool = null;
     this.requested = 1;
