@@ -17,6 +17,9 @@ export { elemBytes, valType, IMPORTS } from "./fn.js";
  * - "reduce": the output is scalar but reductions run with their innermost variable across lanes
  *   (softmax's row max and sum), four accumulators wide, with a scalar tail;
  * - "scalar": everything else (float64, 16-bit floats, tiny extents); float sums accumulate in f64.
+ * In every plan, a reduction that depends only on the outer indices of a row is computed once per row,
+ * before the row's innermost loop (row-fused kernels, ir/rowfuse.ts, rely on it); a vector plan may also
+ * stash such a reduction's body in the output row for the elementwise pass to read back (findStash).
  * Vector plans accumulate float32 sums in float32 (their scalar remainders too, so that an element's value
  * does not depend on which loop computed it, nor on how threads split the rows).
  */
@@ -91,7 +94,7 @@ export function compileKernelModule(kernel: Kernel, opts: CodegenOptions): Compi
   const size = k.shape.reduce((a, b) => a * b, 1);
   const work = size * elementCost(roots);
 
-  let laneSet = new Set(allReduces(roots).filter((r) => laneReducible(r, deps)));
+  const laneSet = new Set(allReduces(roots).filter((r) => laneReducible(r, deps)));
   let plan: CompiledKernel["plan"] = "scalar";
   if (opts.scalarOnly) laneSet.clear();
   else if (rank >= 1 && vectorisable(roots) && k.outs.every((o) => domOf(o.dt))) {
