@@ -105,8 +105,6 @@ export type Step = { kind: "kernel"; fused: FusedKernel } | { kind: "node"; node
 export interface Fusion {
   /** Steps, not yet ordered (see schedule.ts). */
   steps: Step[];
-  /** Values held in buffers: program inputs, node outputs that are stored. */
-  materialized: Set<number>;
 }
 
 /** Most outputs one kernel gets from multi-output fusion. */
@@ -449,11 +447,7 @@ export function fuse(g: Graph, costs: Partial<FusionCosts> = {}, opts: FusionOpt
   });
 
   for (const gr of groups) steps[gr.id] = { kind: "kernel", fused: buildKernel(g, gr.shape, [...gr.roots], producer, materialized, gr.contraction) };
-  if (!opts.rowFusion) return { steps: steps as Step[], materialized };
-  const fusedSteps = rowFuse(g, steps as Step[]);
-  const stored = new Set<number>(g.inputs);
-  for (const s of fusedSteps) (s.kind === "kernel" ? s.fused.outputs : g.nodes[s.node]!.outputs).forEach((v) => stored.add(v));
-  return { steps: fusedSteps, materialized: stored };
+  return { steps: opts.rowFusion ? rowFuse(g, steps as Step[]) : (steps as Step[]) };
 }
 
 /** Lower a group of materialised values sharing an iteration space into one kernel. */

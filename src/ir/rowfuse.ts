@@ -1,3 +1,4 @@
+import { affine, coef } from "./affine.js";
 import { exprChildren, idx, load, unravel, type Expr, type Kernel } from "./expr.js";
 import type { FusedKernel, Graph, Step } from "./fuse.js";
 import { pruneArgs } from "./prune.js";
@@ -86,37 +87,10 @@ function loadsOf(P: FusedKernel, Q: FusedKernel): { at: Expr; red: Extract<Expr,
   return out;
 }
 
-/** An int32 index as Σ coefficient·variable + constant, or null when it is not affine. */
-function affineIndex(e: Expr): { k: number; t: Map<number, number> } | null {
-  switch (e.k) {
-    case "const": return { k: e.v, t: new Map() };
-    case "idx": return { k: 0, t: new Map([[e.id, 1]]) };
-    case "bin": {
-      const x = affineIndex(e.x), y = affineIndex(e.y);
-      if (!x || !y) return null;
-      if (e.op === "add" || e.op === "sub") {
-        const s = e.op === "add" ? 1 : -1;
-        const t = new Map(x.t);
-        for (const [v, a] of y.t) t.set(v, (t.get(v) ?? 0) + s * a);
-        for (const [v, a] of t) if (a === 0) t.delete(v);
-        return { k: x.k + s * y.k, t };
-      }
-      if (e.op === "mul" && (x.t.size === 0 || y.t.size === 0)) {
-        const [a, m] = x.t.size === 0 ? [y, x.k] : [x, y.k];
-        const t = new Map<number, number>();
-        if (m !== 0) for (const [v, q] of a.t) t.set(v, q * m);
-        return { k: a.k * m, t };
-      }
-      return null;
-    }
-    default: return null;
-  }
-}
-
 /** Whether `at` is the row-major index of (outer variables of a rank-r shape, then variable `inner`). */
 function isRowIndex(at: Expr, shape: readonly number[], inner: number): boolean {
-  const a = affineIndex(at);
-  if (!a || a.k !== 0) return false;
+  const a = affine(at);
+  if (!a || a.c !== 0) return false;
   const r = shape.length;
   let stride = 1;
   const want = new Map<number, number>();
@@ -124,7 +98,7 @@ function isRowIndex(at: Expr, shape: readonly number[], inner: number): boolean 
     if (shape[d] !== 1) want.set(d === r - 1 ? inner : d, stride);
     stride *= shape[d]!;
   }
-  return a.t.size === want.size && [...want].every(([v, s]) => a.t.get(v) === s);
+  return a.t.size === want.size && [...want].every(([v, s]) => coef(a, v) === s);
 }
 
 /** Variables an index reads. */

@@ -1,5 +1,6 @@
 import { exprChildren, type Expr, type Kernel } from "../../ir/expr.js";
-import { affine, coef, Deps, mergedStride, refCounts, topReduces, type Affine } from "./analysis.js";
+import { affine, coef, mergedStride, type Affine } from "../../ir/affine.js";
+import { Deps, refCounts, topReduces } from "./analysis.js";
 import { Op, T, V } from "./emitter.js";
 import { elemBytes, Fn, log2 } from "./fn.js";
 import { buildModule, type CodegenOptions, type CompiledKernel } from "./codegen.js";

@@ -1,5 +1,5 @@
 import type { Expr } from "../../ir/expr.js";
-import { coef, conjunction, guarded, mergedStride, type Affine } from "./analysis.js";
+import { coef, conjunction, guarded, mergedStride, type Affine } from "../../ir/affine.js";
 import { Op, T, V } from "./emitter.js";
 import type { Fn } from "./fn.js";
 import type { ReduceExpr, ScalarGen } from "./scalar.js";

@@ -251,9 +251,7 @@ export class Pool {
     Atomics.add(ctl, SEQ, 1);
     Atomics.notify(ctl, SEQ);
     let failure: unknown = null;
-    for (;;) {
-      const c = Atomics.add(ctl, NEXT, 1);
-      if (c >= nChunks) break;
+    const runChunk = (c: number): void => {
       args[n] = c * chunk;
       args[n + 1] = Math.min(rows, (c + 1) * chunk);
       try {
@@ -261,6 +259,11 @@ export class Pool {
       } catch (err) {
         failure = err;
       }
+    };
+    for (;;) {
+      const c = Atomics.add(ctl, NEXT, 1);
+      if (c >= nChunks) break;
+      runChunk(c);
       Atomics.add(ctl, DONE, 1);
     }
     for (let spin = 0; ; spin++) {
@@ -280,16 +283,7 @@ export class Pool {
     // them first (outputs never alias inputs), so a partly written chunk is simply written again.
     const nFailed = Math.min(Atomics.load(ctl, NFAILED), MAX_FAILED);
     this.handedBack += nFailed;
-    for (let i = 0; i < nFailed && !failure; i++) {
-      const c = ctl[FAILED + i]!;
-      args[n] = c * chunk;
-      args[n + 1] = Math.min(rows, (c + 1) * chunk);
-      try {
-        e.run(...args);
-      } catch (err) {
-        failure = err;
-      }
-    }
+    for (let i = 0; i < nFailed && !failure; i++) runChunk(ctl[FAILED + i]!);
     if (failure) throw failure;
     if (Atomics.load(ctl, ERR)) {
       Atomics.store(ctl, ERR, 0);

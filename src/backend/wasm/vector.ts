@@ -1,6 +1,7 @@
 import type { DType } from "../../core/dtype.js";
 import type { Expr } from "../../ir/expr.js";
-import { affine, coef, walk, type Affine, type Deps } from "./analysis.js";
+import { affine, coef, type Affine } from "../../ir/affine.js";
+import { walk, type Deps } from "./analysis.js";
 import { Op, T, V } from "./emitter.js";
 import type { Fn } from "./fn.js";
 import type { ReduceExpr, ScalarGen } from "./scalar.js";
