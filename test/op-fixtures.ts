@@ -1,11 +1,11 @@
-// The PyTorch reference cases of ../shared/fixtures/ops.json, run through trident/testing: the suites of
+// The PyTorch reference cases of test/fixtures/ops.json, run through trident/testing: the suites of
 // test/ops pick their ops' cases here and check them with the fixture tolerance rules.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { compareCase, loadFixtures, runCase, type CompareOptions, type FixtureCase, type RunOptions } from "../src/testing/index.js";
 
-const FIXTURES = fileURLToPath(new URL("../../shared/fixtures/ops.json", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("./fixtures/ops.json", import.meta.url));
 let all: Promise<FixtureCase[]> | null = null;
 
 /** The reference cases of these ops, in file order (the file is read once per process). */

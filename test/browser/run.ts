@@ -197,7 +197,7 @@ async function main(): Promise<number> {
   try {
     const urls = await build(suites, outdir);
     console.log(`bundled ${suites.length} suites in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const site = await serve(PAGE, outdir, [ROOT, resolve(ROOT, "../shared")]);
+    const site = await serve(PAGE, outdir, [ROOT]);
     const { chromium } = await import("playwright-core");
     const browser = await chromium.launch({
       executablePath: args.chromium,

@@ -1,4 +1,4 @@
-// Every PyTorch reference case, forward and backward, on every backend (see ../shared/fixtures): in the
+// Every PyTorch reference case, forward and backward, on every backend (see test/fixtures): in the
 // fixture's float32 with its tolerance, and on backends with exact float64 also in float64, where the
 // references (float64 results of float32-representable inputs) must match to 1e-10.
 import { describe, test } from "node:test";
@@ -8,7 +8,7 @@ import * as tr from "../../src/index.js";
 import { BACKENDS, withBackend } from "../helpers.js";
 import { compareCase, fixtureToTensor, knownOps, loadFixtures, runCase, tensorToFixture, type FixtureCase } from "../../src/testing/index.js";
 
-const FIXTURES = fileURLToPath(new URL("../../../shared/fixtures/ops.json", import.meta.url));
+const FIXTURES = fileURLToPath(new URL("../fixtures/ops.json", import.meta.url));
 const { cases } = await loadFixtures(FIXTURES);
 const F64_TOL = { rtol: 1e-10, atol: 1e-10 };
 

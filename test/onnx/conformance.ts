@@ -16,7 +16,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-export const SUITE_TGZ = resolve(ROOT, "../shared/onnx/onnx-node-tests-v1.22.0.tgz");
+export const SUITE_TGZ = resolve(ROOT, "test/fixtures/onnx-node-tests-v1.22.0.tgz");
 export const CACHE_DIR = join(ROOT, ".cache/onnx-node");
 export const CASES_DIR = join(CACHE_DIR, "onnx/backend/test/data/node");
 export const RESULTS_PATH = join(ROOT, ".cache/onnx-results.json");

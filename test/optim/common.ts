@@ -1,4 +1,4 @@
-// Shared pieces of the optim tests: the PyTorch 1.13 trajectories in /work/shared/fixtures/optim.json.
+// Shared pieces of the optim tests: the PyTorch 1.13 trajectories in test/fixtures/optim.json.
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import * as tr from "../../src/index.js";
@@ -22,7 +22,7 @@ export interface SchedCase {
   lrs: number[];
 }
 
-const FILE = fileURLToPath(new URL("../../../shared/fixtures/optim.json", import.meta.url));
+const FILE = fileURLToPath(new URL("../fixtures/optim.json", import.meta.url));
 export const FIX = JSON.parse(readFileSync(FILE, "utf8")) as { optimizers: OptCase[]; schedules: SchedCase[] };
 
 /** PyTorch's snake_case keyword arguments as Trident's camelCase options. */
