@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { compareCase, loadFixtures, runCase, type CompareOptions, type FixtureCase, type RunOptions } from "../src/testing/index.js";
 
-const FIXTURES = fileURLToPath(new URL("./fixtures/ops.json", import.meta.url));
+/** The path of the PyTorch op references, for every suite that reads them. */
+export const FIXTURES = fileURLToPath(new URL("./fixtures/ops.json", import.meta.url));
 let all: Promise<FixtureCase[]> | null = null;
 
 /** The reference cases of these ops, in file order (the file is read once per process). */

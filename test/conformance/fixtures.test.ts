@@ -3,12 +3,11 @@
 // references (float64 results of float32-representable inputs) must match to 1e-10.
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { fileURLToPath } from "node:url";
 import * as tr from "../../src/index.js";
 import { BACKENDS, withBackend } from "../helpers.js";
+import { FIXTURES } from "../op-fixtures.js";
 import { compareCase, fixtureToTensor, knownOps, loadFixtures, runCase, tensorToFixture, type FixtureCase } from "../../src/testing/index.js";
 
-const FIXTURES = fileURLToPath(new URL("../fixtures/ops.json", import.meta.url));
 const { cases } = await loadFixtures(FIXTURES);
 const F64_TOL = { rtol: 1e-10, atol: 1e-10 };
 
