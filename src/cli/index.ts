@@ -163,8 +163,8 @@ async function exportCmd(args: ParsedArgs, io: CliIO): Promise<number> {
   const out = args.flags["onnx"];
   if (!ckpt || typeof out !== "string") throw new TridentError("export: usage: trident export <checkpoint> --onnx out.onnx");
   await setup(args.flags);
-  const mod = (await import("../onnx/export.js")) as { exportCheckpointToOnnx(c: string, o: string): Promise<void> };
-  await mod.exportCheckpointToOnnx(ckpt, out);
+  const { exportCheckpointToOnnx } = await import("./export.js");
+  await exportCheckpointToOnnx(ckpt, out);
   io.out(`wrote ${out}`);
   return 0;
 }

@@ -12,4 +12,4 @@ export { OnnxUnsupportedError, type MissingOperator } from "./errors.js";
 export { supportedOperators } from "./support.js";
 export type { NativeTensor, NativeValue } from "./values.js";
 export * as proto from "./proto.js";
-export { exportFunction, exportModule, exportCheckpointToOnnx, type ExportOptions } from "./export.js";
+export { exportFunction, exportModule, type ExportOptions } from "./export.js";
