@@ -61,10 +61,19 @@ export type AnyPrimitive = Primitive<any>; // eslint-disable-line @typescript-es
 
 const registry = new Map<string, AnyPrimitive>();
 
-/** Define a primitive. @example const sin = primitive("sin", { shape, lower, jvp, batch }) */
-export function primitive<P extends Params>(name: string, rules: PrimitiveDef<P>, showParams?: (p: P) => string): Primitive<P> {
+/**
+ * Define a primitive. The rules may be given as a function of the primitive itself, so rules that bind
+ * it (a jvp re-evaluating it, a batching rule that re-binds it) are written in the one entry.
+ * @example const sin = primitive("sin", (self) => ({ shape, lower, jvp, batch: sameAxis(self) }))
+ */
+export function primitive<P extends Params>(
+  name: string,
+  rules: PrimitiveDef<P> | ((self: Primitive<P>) => PrimitiveDef<P>),
+  showParams?: (p: P) => string,
+): Primitive<P> {
   if (registry.has(name)) throw new Error(`primitive ${name} defined twice`);
-  const p: Primitive<P> = { name, rules, showParams };
+  const p = { name, showParams } as { name: string; showParams?: (p: P) => string; rules: PrimitiveDef<P> };
+  p.rules = typeof rules === "function" ? rules(p) : rules;
   registry.set(name, p);
   return p;
 }

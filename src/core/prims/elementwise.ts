@@ -22,8 +22,9 @@ function elementwiseBatch(prim: Primitive<NoP> | Primitive<{ dtype: DType }>) {
 // ---------------- unary ----------------
 type JvpFn = (x: Tensor, y: Tensor, dx: Tensor) => Tensor | null;
 
-function unary(op: UnOp, jvp: JvpFn, opts: { outDtype?: DType; floatOnly?: boolean } = {}): Primitive<NoP> {
-  const p: Primitive<NoP> = primitive<NoP>(op === "recip" ? "reciprocal" : op, {
+function unary(op: UnOp, jvp: JvpFn, opts: { outDtype?: DType; floatOnly?: boolean; transpose?: (ct: Tensor) => Tensor } = {}): Primitive<NoP> {
+  const { transpose } = opts;
+  return primitive<NoP>(op === "recip" ? "reciprocal" : op, (p) => ({
     shape([x]) {
       if (opts.floatOnly && !isFloat(x!.dtype)) fail(p.name, `expects a floating-point operand, got ${x!.dtype}`);
       return [elementwiseShape(p.name, [x!], opts.outDtype)];
@@ -36,19 +37,17 @@ function unary(op: UnOp, jvp: JvpFn, opts: { outDtype?: DType; floatOnly?: boole
       const t = jvp(x!, y, dx!);
       return [[y], [t]];
     },
-    batch: elementwiseBatch(null as never),
-  });
-  (p.rules as { batch: unknown }).batch = elementwiseBatch(p);
-  return p;
+    batch: elementwiseBatch(p),
+    ...(transpose ? { transpose: ([ct]: (Tensor | null)[]) => [ct ? transpose(ct) : null] } : {}),
+  }));
 }
 
 const zeroT: JvpFn = (_x, y) => (isFloat(y.dtype) ? zerosLike(y) : null);
 const noT: JvpFn = () => null;
 const TWO_OVER_SQRT_PI = 1.1283791670955126;
 
-export const negP = unary("neg", (_x, _y, dx) => neg(dx));
 // neg is linear: its transpose negates the cotangent
-(negP.rules as { transpose?: unknown }).transpose = ([ct]: (Tensor | null)[]) => [ct ? neg(ct) : null];
+export const negP = unary("neg", (_x, _y, dx) => neg(dx), { transpose: (ct) => neg(ct) });
 export const absP = unary("abs", (x, _y, dx) => mul(sign(x), dx));
 export const expP = unary("exp", (_x, y, dx) => mul(y, dx), { floatOnly: true });
 export const logP = unary("log", (x, _y, dx) => div(dx, x), { floatOnly: true });
@@ -93,7 +92,7 @@ type BinJvp = (x: Tensor, y: Tensor, out: Tensor, dx: Tensor, dy: Tensor) => Ten
 type BinT = (ct: Tensor, x: Tensor | UndefPrimal, y: Tensor | UndefPrimal) => (Tensor | null)[];
 
 function binary(name: string, op: BinOp, jvp: BinJvp, transpose?: BinT, outDtype?: DType): Primitive<NoP> {
-  const p: Primitive<NoP> = primitive<NoP>(name, {
+  return primitive<NoP>(name, (p) => ({
     shape(avals) {
       return [elementwiseShape(name, avals, outDtype)];
     },
@@ -105,10 +104,8 @@ function binary(name: string, op: BinOp, jvp: BinJvp, transpose?: BinT, outDtype
       return [[out], [jvp(x!, y!, out, dx!, dy!)]];
     },
     ...(transpose ? { transpose: ([ct], [x, y]: (Tensor | UndefPrimal)[]) => (ct ? transpose(ct, x!, y!) : [null, null]) } : {}),
-    batch: null as never,
-  });
-  (p.rules as { batch: unknown }).batch = elementwiseBatch(p);
-  return p;
+    batch: elementwiseBatch(p),
+  }));
 }
 
 const undef = (a: unknown): a is UndefPrimal => a instanceof UndefPrimal;
