@@ -199,16 +199,22 @@ export function mean(x: TensorLike, opts: ReduceOpts = {}): Tensor {
   return div(sum(t, opts), n);
 }
 
-export function variance(x: TensorLike, opts: ReduceOpts & { ddof?: number } = {}): Tensor {
+/** Options of var/std: `ddof` (NumPy) or `correction` (Array API, PyTorch 2) is the number of degrees of freedom removed. */
+export type VarOpts = ReduceOpts & { ddof?: number; correction?: number };
+/** Variance over axes. @example tr.variance(x, { axis: 0, correction: 1 }) */
+export function variance(x: TensorLike, opts: VarOpts = {}): Tensor {
+  if (opts.ddof !== undefined && opts.correction !== undefined && opts.ddof !== opts.correction)
+    fail("var", `ddof (${opts.ddof}) and correction (${opts.correction}) are two names for one option; give one`);
   let t = toTensor(x);
   if (!isFloat(t.dtype)) t = E.convert(t, "float32");
   const axes = normAxes("var", opts.axis, t.ndim);
   const n = axes.reduce((a, ax) => a * t.shape[ax]!, 1);
   const mu = mean(t, { axis: axes, keepdims: true });
   const d = sub(t, mu);
-  return div(sum(mul(d, d), { axis: axes, keepdims: opts.keepdims }), n - (opts.ddof ?? 0));
+  return div(sum(mul(d, d), { axis: axes, keepdims: opts.keepdims }), n - (opts.ddof ?? opts.correction ?? 0));
 }
-export function std(x: TensorLike, opts: ReduceOpts & { ddof?: number } = {}): Tensor {
+/** Standard deviation over axes (same options as `variance`). */
+export function std(x: TensorLike, opts: VarOpts = {}): Tensor {
   return sqrt(variance(x, opts));
 }
 

@@ -5,5 +5,6 @@ export * from "./linalg.js";
 export * from "./conv.js";
 export * from "./indexing.js";
 export * from "./nn.js";
+export * from "./array-api.js";
 export { tensor, fromTypedArray, toTensor, type TensorLike, type NestedNumbers } from "./convert.js";
 export { stopGradient } from "../core/prims/structural.js";
