@@ -114,7 +114,9 @@ export function coverage(): Coverage {
 
 export const COVERAGE_PATH = fileURLToPath(new URL("../docs/array-api.md", import.meta.url));
 
-if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+// run as a script (not when a test imports it, in Node or in the browser runner, which has no process)
+const script = (globalThis as { process?: { argv: string[] } }).process?.argv[1];
+if (script && fileURLToPath(import.meta.url) === script) {
   const c = coverage();
   writeFileSync(COVERAGE_PATH, c.markdown);
   console.log(`docs/array-api.md: ${c.present} / ${c.applicable}${c.missing.length ? `; missing: ${c.missing.join(", ")}` : ""}`);
