@@ -87,7 +87,8 @@ function scale(x: Pair, N: number, norm: Norm, inverse: boolean): Pair {
 }
 
 /** Complex-to-complex transform of one axis (already normalized), with length n and norm. */
-function c2c(x: Pair, ax: number, n: number, norm: Norm, inverse: boolean): Pair {
+function c2c(op: string, x: Pair, ax: number, n: number, norm: Norm, inverse: boolean): Pair {
+  if (n < 1) fail(op, `axis ${ax} has length 0 and no n/s was given: a transform needs at least one point`);
   const last = x[0].ndim - 1;
   let y = mapPair(x, (t) => S.moveaxis(fit(t, ax, n), ax, last));
   y = scale(dftLast(y, n, inverse), n, norm, inverse);
@@ -99,7 +100,7 @@ const halfBins = (x: Pair, ax: number, n: number): Pair =>
   mapPair(x, (t) => S.slice(t, t.shape.map(() => 0), t.shape.map((s, i) => (i === ax ? Math.floor(n / 2) + 1 : s))));
 
 /** Real output of length n from a Hermitian half spectrum along `ax` (imag of DC/Nyquist is dropped, as NumPy does). */
-function c2r(x: Pair, ax: number, n: number, norm: Norm): Tensor {
+function c2r(op: string, x: Pair, ax: number, n: number, norm: Norm): Tensor {
   const K = Math.floor(n / 2) + 1;
   const [re, im] = mapPair(x, (t) => fit(t, ax, K));
   // bins k >= K are conj(X[n−k]) for n−k in [1, n−K]
@@ -107,7 +108,7 @@ function c2r(x: Pair, ax: number, n: number, norm: Norm): Tensor {
   const full: Pair = n - K > 0
     ? [S.concatenate([re, tail(re)], ax), im ? S.concatenate([im, E.neg(tail(im))], ax) : null]
     : [re, im];
-  return c2c(full, ax, n, norm, true)[0];
+  return c2c(op, full, ax, n, norm, true)[0];
 }
 
 /** Resolve NumPy's (s, axes) pair for an n-D transform. */
@@ -133,7 +134,7 @@ function c2cN(op: string, x: Input, opts: FftnOpts, inverse: boolean, defaultAxe
   const norm = checkNorm(op, opts.norm);
   let p = toPair(op, x);
   const [ax, sizes] = resolveAxes(op, p[0].ndim, opts, defaultAxes);
-  for (let i = ax.length - 1; i >= 0; i--) p = c2c(p, ax[i]!, sizes[i] ?? p[0].shape[ax[i]!]!, norm, inverse);
+  for (let i = ax.length - 1; i >= 0; i--) p = c2c(op, p, ax[i]!, sizes[i] ?? p[0].shape[ax[i]!]!, norm, inverse);
   return toComplex(p);
 }
 
@@ -151,14 +152,14 @@ function oneAxis(op: string, x: Tensor, opts: FftOpts): [number, number | null] 
 export function fft(x: Input, opts: FftOpts = {}): Complex {
   const p = toPair("fft", x), norm = checkNorm("fft", opts.norm);
   const [ax, n] = oneAxis("fft", p[0], opts);
-  return toComplex(c2c(p, ax, n ?? p[0].shape[ax]!, norm, false));
+  return toComplex(c2c("fft", p, ax, n ?? p[0].shape[ax]!, norm, false));
 }
 
 /** 1-D inverse discrete Fourier transform along `axis`. */
 export function ifft(x: Input, opts: FftOpts = {}): Complex {
   const p = toPair("ifft", x), norm = checkNorm("ifft", opts.norm);
   const [ax, n] = oneAxis("ifft", p[0], opts);
-  return toComplex(c2c(p, ax, n ?? p[0].shape[ax]!, norm, true));
+  return toComplex(c2c("ifft", p, ax, n ?? p[0].shape[ax]!, norm, true));
 }
 
 /** n-D discrete Fourier transform over `axes` (default all, or the last len(s)). */
@@ -175,7 +176,7 @@ export function rfft(x: Tensor, opts: FftOpts = {}): Complex {
   const t = toRealTensor("rfft", x), norm = checkNorm("rfft", opts.norm);
   const [ax, n0] = oneAxis("rfft", t, opts);
   const n = n0 ?? t.shape[ax]!;
-  return toComplex(halfBins(c2c([t, null], ax, n, norm, false), ax, n));
+  return toComplex(halfBins(c2c("rfft", [t, null], ax, n, norm, false), ax, n));
 }
 
 /** Inverse of rfft: a real signal of length n (default 2·(m−1) for m input bins). */
@@ -184,7 +185,7 @@ export function irfft(x: Input, opts: FftOpts = {}): Tensor {
   const [ax, n0] = oneAxis("irfft", p[0], opts);
   const n = n0 ?? 2 * (p[0].shape[ax]! - 1);
   if (n < 1) fail("irfft", `the output length 2·(m−1) is ${n} for m = ${p[0].shape[ax]} input bins; pass n`);
-  return c2r(p, ax, n, norm);
+  return c2r("irfft", p, ax, n, norm);
 }
 
 /** n-D DFT of a real signal; the last transformed axis keeps n/2+1 bins. */
@@ -193,8 +194,8 @@ export function rfftn(x: Tensor, opts: FftnOpts = {}, op = "rfftn", defaultAxes:
   const [ax, sizes] = resolveAxes(op, t.ndim, opts, defaultAxes);
   if (ax.length === 0) return toComplex([t, null]);
   const la = ax[ax.length - 1]!, ln = sizes[ax.length - 1] ?? t.shape[la]!;
-  let p = halfBins(c2c([t, null], la, ln, norm, false), la, ln);
-  for (let i = ax.length - 2; i >= 0; i--) p = c2c(p, ax[i]!, sizes[i] ?? p[0].shape[ax[i]!]!, norm, false);
+  let p = halfBins(c2c(op, [t, null], la, ln, norm, false), la, ln);
+  for (let i = ax.length - 2; i >= 0; i--) p = c2c(op, p, ax[i]!, sizes[i] ?? p[0].shape[ax[i]!]!, norm, false);
   return toComplex(p);
 }
 
@@ -204,10 +205,10 @@ export function irfftn(x: Input, opts: FftnOpts = {}, op = "irfftn", defaultAxes
   let p = toPair(op, x);
   const [ax, sizes] = resolveAxes(op, p[0].ndim, opts, defaultAxes);
   if (ax.length === 0) return p[0];
-  for (let i = 0; i < ax.length - 1; i++) p = c2c(p, ax[i]!, sizes[i] ?? p[0].shape[ax[i]!]!, norm, true);
+  for (let i = 0; i < ax.length - 1; i++) p = c2c(op, p, ax[i]!, sizes[i] ?? p[0].shape[ax[i]!]!, norm, true);
   const la = ax[ax.length - 1]!, ln = sizes[ax.length - 1] ?? 2 * (p[0].shape[la]! - 1);
   if (ln < 1) fail(op, `the last output length 2·(m−1) is ${ln} for m = ${p[0].shape[la]} input bins; pass s`);
-  return c2r(p, la, ln, norm);
+  return c2r(op, p, la, ln, norm);
 }
 
 /** 2-D real DFT (default axes [−2, −1]). */
@@ -223,7 +224,7 @@ export function hfft(x: Input, opts: FftOpts = {}): Tensor {
   const [ax, n0] = oneAxis("hfft", p[0], opts);
   const n = n0 ?? 2 * (p[0].shape[ax]! - 1);
   if (n < 1) fail("hfft", `the output length 2·(m−1) is ${n} for m = ${p[0].shape[ax]} input bins; pass n`);
-  return c2r([p[0], p[1] ? E.neg(p[1]) : null], ax, n, swap(norm));
+  return c2r("hfft", [p[0], p[1] ? E.neg(p[1]) : null], ax, n, swap(norm));
 }
 
 /** Inverse of hfft: the n/2+1 bins of the Hermitian spectrum of a real signal. */
@@ -231,7 +232,7 @@ export function ihfft(x: Tensor, opts: FftOpts = {}): Complex {
   const t = toRealTensor("ihfft", x), norm = checkNorm("ihfft", opts.norm);
   const [ax, n0] = oneAxis("ihfft", t, opts);
   const n = n0 ?? t.shape[ax]!;
-  const [re, im] = halfBins(c2c([t, null], ax, n, swap(norm), false), ax, n);
+  const [re, im] = halfBins(c2c("ihfft", [t, null], ax, n, swap(norm), false), ax, n);
   return { real: re, imag: E.neg(im ?? zeros(re)) };
 }
 

@@ -160,6 +160,8 @@ for (const backend of BACKENDS) {
         err(() => tr.fft.fftfreq(0), /^fftfreq: n must be a positive integer/);
         err(() => tr.fft.rfftfreq(4, { d: 0 }), /^rfftfreq: d must be a finite non-zero number/);
         err(() => tr.complex(tr.ones([2], "int32")), /^complex: the real part must be floating point/);
+        err(() => tr.fft.fft(tr.ones([2, 0])), /^fft: axis 1 has length 0/);
+        err(() => tr.fft.rfft2(tr.ones([0, 3])), /^rfft2: axis 0 has length 0/);
       }));
   });
 }
