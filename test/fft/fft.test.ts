@@ -41,6 +41,35 @@ for (const backend of BACKENDS) {
           for (const c of FIX.cases) check(run(c, dtype), c, dtype);
         }));
 
+    test("long composite and prime lengths against a plain float64 DFT loop", () =>
+      withBackend(backend, () => {
+        const rand = randomTensors(21);
+        // 2310 = 2·3·5·7·11 (nested splits), 4096 = 64·64, 1031 prime (Bluestein with a nested 2048)
+        for (const N of [2310, 4096, 1031]) {
+          const xr = rand([N]), xi = rand([N]);
+          const a = values(xr), b = values(xi);
+          const wr: number[] = [], wi: number[] = [];
+          for (let k = 0; k < N; k++) {
+            let sr = 0, si = 0;
+            for (let n = 0; n < N; n++) {
+              const t = (-2 * Math.PI * ((k * n) % N)) / N, c = Math.cos(t), s = Math.sin(t);
+              sr += a[n]! * c - b[n]! * s;
+              si += a[n]! * s + b[n]! * c;
+            }
+            wr.push(sr);
+            wi.push(si);
+          }
+          const big = Math.max(...wr.map(Math.abs), ...wi.map(Math.abs));
+          const X = tr.fft.fft(tr.complex(xr, xi));
+          assertClose(values(X.real), wr, { rtol: 0, atol: 1e-11 * big, msg: `fft n=${N} float64 real` });
+          assertClose(values(X.imag), wi, { rtol: 0, atol: 1e-11 * big, msg: `fft n=${N} float64 imag` });
+          // float32: error relative to the spectrum's scale stays at a few ulps times log n
+          const Y = tr.fft.fft(tr.complex(tr.astype(xr, "float32"), tr.astype(xi, "float32")));
+          assertClose(values(Y.real), wr, { rtol: 0, atol: 1e-6 * big, msg: `fft n=${N} float32 real` });
+          assertClose(values(Y.imag), wi, { rtol: 0, atol: 1e-6 * big, msg: `fft n=${N} float32 imag` });
+        }
+      }));
+
     test("fftfreq, rfftfreq, fftshift, ifftshift", () =>
       withBackend(backend, () => {
         for (const f of FIX.freqs) {
