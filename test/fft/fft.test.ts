@@ -165,6 +165,19 @@ for (const backend of BACKENDS) {
           };
           const eager = g(xs), jitted = tr.jit(g)(xs) as tr.Tensor[];
           eager.forEach((e, i) => assertClose(values(jitted[i]!), values(e), { ...tol, msg: `jit ${dtype} output ${i}` }));
+          // a Complex in and out of vmap (a pytree of two leaves), batched on axis 1
+          const zr = rand([5, 3, 17], dtype), zi = rand([5, 3, 17], dtype);
+          const h = (z: tr.fft.Complex) => tr.fft.ifft(tr.fft.fftshift(z), { n: 20, norm: "ortho" });
+          const vz = tr.vmap(h, { inAxes: 1 })({ real: zr, imag: zi }) as tr.fft.Complex;
+          for (let i = 0; i < 3; i++) {
+            const pick = (t: tr.Tensor) => tr.reshape(tr.slice(t, [null, [i, i + 1]]), [5, 17]);
+            const one = h({ real: pick(zr), imag: pick(zi) });
+            assertClose(values(tr.reshape(tr.slice(vz.real, [[i, i + 1]]), [5, 20])), values(one.real), { ...tol, msg: `vmap Complex ${dtype} real ${i}` });
+            assertClose(values(tr.reshape(tr.slice(vz.imag, [[i, i + 1]]), [5, 20])), values(one.imag), { ...tol, msg: `vmap Complex ${dtype} imag ${i}` });
+          }
+          // jit of grad equals eager grad
+          const loss = (x: tr.Tensor) => tr.sum(tr.square(tr.fft.rfftn(x, { axes: [0, 2], s: [3, 64] }).imag));
+          assertClose(values(tr.jit(tr.grad(loss))(xs)), values(tr.grad(loss)(xs)), { ...tol, msg: `jit(grad) ${dtype}` });
         }
       }));
 
