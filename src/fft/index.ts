@@ -24,6 +24,7 @@ export interface FftOpts {
   n?: number | null;
   /** Axis to transform (default −1). */
   axis?: number;
+  /** Scaling convention (default "backward"). */
   norm?: Norm;
 }
 
@@ -33,6 +34,7 @@ export interface FftnOpts {
   s?: readonly number[] | null;
   /** Axes to transform (default: the last len(s) axes, or all). */
   axes?: readonly number[] | null;
+  /** Scaling convention (default "backward"). */
   norm?: Norm;
 }
 
