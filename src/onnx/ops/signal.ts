@@ -2,6 +2,7 @@
 import { fail, fmtShape } from "../../core/errors.js";
 import * as E from "../../core/prims/elementwise.js";
 import { dotGeneral } from "../../core/prims/linalg.js";
+import { dftLast } from "../../fft/dft.js";
 import * as S from "../../core/prims/structural.js";
 import type { Tensor } from "../../tensor.js";
 import { TVal } from "../values.js";
@@ -47,22 +48,14 @@ function dft(re: Tensor, im: Tensor | null, ax: number, N: number, inverse: bool
   }
   const x = fitLength(re, ax, N), y = im ? fitLength(im, ax, N) : null;
   const K = onesided ? Math.floor(N / 2) + 1 : N;
-  const cos = new Float64Array(K * N), sin = new Float64Array(K * N);
-  const s = inverse ? 1 : -1, scale = inverse ? 1 / N : 1;
-  for (let k = 0; k < K; k++) {
-    for (let n = 0; n < N; n++) {
-      const a = (2 * Math.PI * ((k * n) % N)) / N;
-      cos[k * N + n] = Math.cos(a) * scale;
-      sin[k * N + n] = s * Math.sin(a) * scale;
-    }
-  }
-  // (x + iy)(cos + i·sin) = (x cos − y sin) + i(x sin + y cos)
-  let outRe = applyMatrix(x, ax, cos, K), outIm = applyMatrix(x, ax, sin, K);
-  if (y) {
-    outRe = E.sub(outRe, applyMatrix(y, ax, sin, K));
-    outIm = E.add(outIm, applyMatrix(y, ax, cos, K));
-  }
-  return [outRe, outIm];
+  // the transform itself is tr.fft's, so large lengths get its Cooley–Tukey/Bluestein paths
+  const last = x.ndim - 1;
+  const [r, i] = dftLast([S.moveaxis(x, ax, last), y ? S.moveaxis(y, ax, last) : null], N, inverse);
+  const finish = (t: Tensor) => {
+    const u = inverse ? E.mulS(t, 1 / N) : t;
+    return S.moveaxis(K === N ? u : S.slice(u, u.shape.map(() => 0), u.shape.map((d, a) => (a === last ? K : d))), last, ax);
+  };
+  return [finish(r), finish(i ?? E.zerosLike(r))];
 }
 
 /** Split [..., 1|2] into real and imaginary parts, in float64. */
