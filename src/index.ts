@@ -30,3 +30,4 @@ export * as train from "./train/index.js";
 export { fit, evaluate, predict } from "./train/index.js";
 export { DataLoader, Dataset, TensorDataset, datasets } from "./data/index.js";
 export * as onnx from "./onnx/index.js";
+export * as linalg from "./linalg/index.js";

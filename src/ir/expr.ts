@@ -35,7 +35,7 @@ export interface Kernel {
 
 /** A routine is an operation that is not an expression (sort); every backend implements it by name. */
 export interface RoutineCall {
-  routine: "sort";
+  routine: "sort" | "linalg";
   params: Record<string, unknown>;
 }
 
