@@ -51,7 +51,7 @@ export function diag(x: TensorLike, k = 0): Tensor {
   if (t.ndim !== 1) fail("diag", `expected a 1-D or 2-D input, got shape ${fmtShape(t.shape)}`);
   const n = t.shape[0]! + Math.abs(k);
   // place v on the diagonal: pad v to length n, broadcast over rows, keep the k-th diagonal by a mask
-  const v = o.pad(t, [[Math.max(0, -k), Math.max(0, k)]]);
+  const v = o.pad(t, [[Math.max(0, k), Math.max(0, -k)]]);
   const e = o.eye(n, n, { k, dtype: t.dtype === "bool" ? "int32" : t.dtype });
   const r = o.mul(o.expandDims(v, 0), e);
   return t.dtype === "bool" ? o.astype(r, "bool") : r;
