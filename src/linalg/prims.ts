@@ -25,7 +25,8 @@ const batchOf = (x: ShapedArray): number[] => x.shape.slice(0, -2);
 
 /** Generic batching: every operand gets its batch axis in front (broadcasting unbatched ones). */
 function batchFront(prim: Primitive<any>, args: Tensor[], dims: Dim[], params: object): [Tensor[], Dim[]] { // eslint-disable-line @typescript-eslint/no-explicit-any
-  const size = args.find((_, i) => dims[i] !== null)!.shape[dims.findIndex((d) => d !== null)]!;
+  const j = dims.findIndex((d) => d !== null);
+  const size = args[j]!.shape[dims[j]!]!;
   const moved = args.map((a, i) => (dims[i] === null ? o.broadcastTo(a, [size, ...a.shape]) : o.moveaxis(a, dims[i]!, 0)));
   const outs = bind(prim, moved, params as Record<string, unknown>);
   return [outs, outs.map(() => 0)];
