@@ -6,9 +6,14 @@ import type { Tensor } from "../tensor.js";
 import * as o from "../ops/index.js";
 import { toTensor, type TensorLike } from "../ops/convert.js";
 import { cholesky as chol, eighP, luFactor, qrP, svdP, triangularSolve as trsolve } from "./prims.js";
-import { cross, diagonal, matrixTranspose, trace, vecdot } from "./basic.js";
+import { cross, diagonal as basicDiagonal, matrixTranspose, trace, vecdot } from "./basic.js";
 
-export { cross, diagonal, matrixTranspose, trace, vecdot };
+export { cross, matrixTranspose, trace, vecdot };
+
+/** The k-th diagonal of the last two axes (Array API linalg.diagonal). @example tr.linalg.diagonal(x, { offset: 1 }) */
+export function diagonal(x: TensorLike, opts: { offset?: number } = {}): Tensor {
+  return basicDiagonal(x, { offset: opts.offset ?? 0, axis1: -2, axis2: -1 });
+}
 export { luFactor };
 export { matmul, outer, tensordot } from "../ops/linalg.js";
 
@@ -96,7 +101,7 @@ function permSign(perm: Tensor, dtype: Tensor["dtype"]): Tensor {
 export function slogdet(a: TensorLike): { sign: Tensor; logabsdet: Tensor } {
   const A = floatMatrix("slogdet", a);
   const [lu, perm] = luFactor(A);
-  const d = diagonal(lu, { axis1: -2, axis2: -1 });
+  const d = diagonal(lu);
   const sign = o.mul(permSign(perm, A.dtype), o.prod(o.sign(d), { axis: -1 }));
   return { sign, logabsdet: o.sum(o.log(o.abs(d)), { axis: -1 }) };
 }
@@ -105,7 +110,7 @@ export function slogdet(a: TensorLike): { sign: Tensor; logabsdet: Tensor } {
 export function det(a: TensorLike): Tensor {
   const A = floatMatrix("det", a);
   const [lu, perm] = luFactor(A);
-  return o.mul(permSign(perm, A.dtype), o.prod(diagonal(lu, { axis1: -2, axis2: -1 }), { axis: -1 }));
+  return o.mul(permSign(perm, A.dtype), o.prod(diagonal(lu), { axis: -1 }));
 }
 
 /** QR decomposition by Householder reflections, diag(R) >= 0; mode "reduced" (default) or "complete". */

@@ -34,6 +34,8 @@ function run(c: Case, args: tr.Tensor[]): Record<string, tr.Tensor> | tr.Tensor 
     case "kron": return tr.kron(a, b);
     case "diagonal": return tr.diagonal(a, p as { offset?: number });
     case "trace": return tr.trace(a, p as { offset?: number });
+    case "norm": return L.norm(a, p as { ord?: L.NormOrd });
+    case "linalgDiagonal": return L.diagonal(a, p as { offset?: number });
     case "diag": return tr.diag(a, p["k"] as number);
   }
   throw new Error(`no runner for ${c.op}`);
