@@ -11,7 +11,6 @@ function spd(rand: (s: number[]) => tr.Tensor, n: number, batch: number[] = []):
   const d = tr.tensor(Array.from({ length: n }, (_, i) => i + 1), "float64");
   return tr.add(tr.matmul(x, mT(x)), tr.mul(tr.eye(n, undefined, { dtype: "float64" }), tr.reshape(d, [n, 1])));
 }
-const sym = (x: tr.Tensor) => tr.mul(tr.add(x, mT(x)), 0.5);
 
 for (const backend of BACKENDS) {
   describe(`linalg decompositions [${backend}]`, () => {

@@ -26,7 +26,7 @@ function run(c: Case, args: tr.Tensor[]): Record<string, tr.Tensor> | tr.Tensor 
     case "eighAbsVectors": return tr.abs(L.eigh(a).eigenvectors);
     case "qrAbsR": return tr.abs(L.qr(a).R);
     case "lstsq": return L.lstsq(a, b).solution;
-    case "matrixNorm": return L.matrixNorm(a, { ord: (typeof p["ord"] === "number" ? p["ord"] : p["ord"] === "inf" || p["ord"] === "-inf" ? num(p["ord"]) : p["ord"]) as L.NormOrd });
+    case "matrixNorm": return L.matrixNorm(a, { ord: (typeof p["ord"] === "number" ? p["ord"] : p["ord"] === "inf" || p["ord"] === "-inf" ? num(p["ord"]) : p["ord"]) as tr.linalg.NormOrd });
     case "vectorNorm": return L.vectorNorm(a, { ord: num(p["ord"]) });
     case "matrixPower": return L.matrixPower(a, p["n"] as number);
     case "triangularSolve": return L.triangularSolve(a, b, p as { lower?: boolean });
@@ -34,7 +34,7 @@ function run(c: Case, args: tr.Tensor[]): Record<string, tr.Tensor> | tr.Tensor 
     case "kron": return tr.kron(a, b);
     case "diagonal": return tr.diagonal(a, p as { offset?: number });
     case "trace": return tr.trace(a, p as { offset?: number });
-    case "norm": return L.norm(a, p as { ord?: L.NormOrd });
+    case "norm": return L.norm(a, p as { ord?: tr.linalg.NormOrd });
     case "linalgDiagonal": return L.diagonal(a, p as { offset?: number });
     case "diag": return tr.diag(a, p["k"] as number);
   }
