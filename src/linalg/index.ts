@@ -21,7 +21,8 @@ const mT = (x: Tensor): Tensor => o.swapaxes(x, -1, -2);
 
 function floatMatrix(op: string, x: TensorLike, square = true): Tensor {
   const t = toTensor(x);
-  if (!isFloat(t.dtype)) fail(op, `expected a float32 or float64 tensor, got dtype ${t.dtype}`);
+  // the host routines compute in float64 and store float32/float64; half types would need decoding
+  if (t.dtype !== "float32" && t.dtype !== "float64") fail(op, `expected a float32 or float64 tensor, got dtype ${t.dtype}`);
   if (t.ndim < 2) fail(op, `expected a matrix (at least 2 dimensions), got shape ${fmtShape(t.shape)}`);
   if (square && t.shape[t.ndim - 1] !== t.shape[t.ndim - 2]) fail(op, `expected square matrices in the last two axes, got shape ${fmtShape(t.shape)}`);
   return t;
@@ -156,7 +157,10 @@ export function pinv(a: TensorLike, opts: { rtol?: number } = {}): Tensor {
   return o.matmul(mT(Vh), o.mul(o.expandDims(sInv, -1), mT(U)));
 }
 
-/** Least squares solution of a x ≈ b through the pseudo-inverse; returns the solution, residual sums, rank and singular values. */
+/**
+ * Least squares solution of a x ≈ b through the pseudo-inverse (minimum norm when rank deficient); returns the
+ * solution, the residual sums of squares per column (always, unlike NumPy's empty array for rank < n), rank and singular values.
+ */
 export function lstsq(a: TensorLike, b: TensorLike, opts: { rcond?: number } = {}): { solution: Tensor; residuals: Tensor; rank: Tensor; singularValues: Tensor } {
   const A = floatMatrix("lstsq", a, false);
   let B = toTensor(b);

@@ -2,7 +2,6 @@
 // to the host `linalg` routine (src/backend/ref/linalg-routines.ts) on every backend. Their derivatives
 // are compositions of public ops (the rules of JAX's lax.linalg), so higher derivatives come for free.
 import { ShapedArray } from "../core/aval.js";
-import { isFloat } from "../core/dtype.js";
 import { fail, fmtShape } from "../core/errors.js";
 import { primitive, UndefPrimal, type Dim, type Primitive } from "../core/primitive.js";
 import { prod } from "../core/shape.js";
@@ -17,7 +16,7 @@ const eyeLike = (x: Tensor): Tensor => o.eye(x.shape[x.ndim - 1]!, undefined, { 
 const symLower = (x: Tensor): Tensor => o.add(o.tril(x), mT(o.tril(x, -1)));
 
 function checkFloatMatrix(op: string, x: ShapedArray, square: boolean): void {
-  if (!isFloat(x.dtype)) fail(op, `expected a float32 or float64 matrix, got dtype ${x.dtype}`);
+  if (x.dtype !== "float32" && x.dtype !== "float64") fail(op, `expected a float32 or float64 matrix, got dtype ${x.dtype}`);
   if (x.ndim < 2) fail(op, `expected a matrix (at least 2 dimensions), got shape ${fmtShape(x.shape)}`);
   if (square && x.shape[x.ndim - 1] !== x.shape[x.ndim - 2]) fail(op, `expected square matrices, got shape ${fmtShape(x.shape)}`);
 }

@@ -134,6 +134,7 @@ for (const backend of BACKENDS) {
       e(() => L.inv(tr.ones([2, 3], "float64")), /inv: expected square matrices.*\[2,3\]/);
       e(() => L.det(tr.ones([3], "float64")), /det: expected a matrix .*\[3\]/);
       e(() => L.cholesky(tr.ones([2, 2], "int32")), /cholesky: expected a float32 or float64 tensor, got dtype int32/);
+      e(() => L.svd(tr.ones([2, 2], "float16")), /svd: expected a float32 or float64 tensor, got dtype float16/);
       e(() => L.solve(tr.ones([2, 3, 3], "float64"), tr.ones([4, 3, 1], "float64")), /solve: batch dimensions/);
       e(() => L.solve(tr.ones([3, 3], "float64"), tr.ones([2, 1], "float64")), /solve: .*needs 3 rows/);
       e(() => L.solve(tr.ones([3, 3], "float64"), tr.ones([3, 1], "float32")), /solve: b has dtype float32 but a has dtype float64/);
