@@ -187,6 +187,7 @@ export function matrixRank(a: TensorLike, opts: { rtol?: number; atol?: number }
   return o.sum(o.astype(o.greater(S, tol), "int32"), { axis: -1 });
 }
 
+/** A norm order: a number (vector p-norms, matrix 1/-1/2/-2/±Infinity) or "fro" / "nuc" for matrices. */
 export type NormOrd = number | "fro" | "nuc";
 
 /** Vector p-norm over `axis` (all axes by default): ord 2, 1, inf, -inf, 0 or any p. */
