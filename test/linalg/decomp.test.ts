@@ -19,7 +19,9 @@ for (const backend of BACKENDS) {
       test(`reconstructions and orthogonality ${dtype}`, () => withBackend(backend, () => {
         const rand = randomTensors(3);
         const a = rand([2, 5, 3]).astype(dtype), w = rand([3, 5]).astype(dtype);
-        for (const m of [a, w]) {
+        // rank 1: U's columns for the zero singular values must still complete an orthonormal basis
+        const r1 = tr.outer([1, 2, 3, 4], [1, -1, 2]).astype(dtype);
+        for (const m of [a, w, r1, mT(r1)]) {
           for (const full of [false, true]) {
             const { U, S, Vh } = L.svd(m, { fullMatrices: full });
             const k = Math.min(m.shape[m.ndim - 1]!, m.shape[m.ndim - 2]!);
