@@ -31,3 +31,4 @@ export { fit, evaluate, predict } from "./train/index.js";
 export { DataLoader, Dataset, TensorDataset, datasets } from "./data/index.js";
 export * as onnx from "./onnx/index.js";
 export * as fft from "./fft/index.js";
+export * as linalg from "./linalg/index.js";

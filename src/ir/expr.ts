@@ -33,9 +33,9 @@ export interface Kernel {
   outs: { dt: DType; expr: Expr }[];
 }
 
-/** A routine is an operation that is not an expression (sort); every backend implements it by name. */
+/** A routine is an operation that is not an expression (sort, linalg decompositions); every backend implements it by name. */
 export interface RoutineCall {
-  routine: "sort";
+  routine: "sort" | "linalg";
   params: Record<string, unknown>;
 }
 

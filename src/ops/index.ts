@@ -9,3 +9,4 @@ export * from "./array-api.js";
 export { tensor, fromTypedArray, toTensor, type TensorLike, type NestedNumbers } from "./convert.js";
 export { stopGradient } from "../core/prims/structural.js";
 export { complex, real, imag, conj, angle, isComplex, complexAbs, type Complex } from "./complex.js";
+export { trace, diag, diagonal, cross, kron, vecdot, matrixTranspose } from "../linalg/basic.js";

@@ -7,6 +7,7 @@ import { allPrimitives, type Params } from "../../src/core/primitive.js";
 import { bind } from "../../src/core/trace.js";
 import type { DType } from "../../src/core/dtype.js";
 import { mulberry32 } from "../helpers.js";
+import { linalgSamples } from "./samples-linalg.js";
 
 type T = tr.Tensor;
 
@@ -239,6 +240,9 @@ export const SAMPLES: Record<string, Sample[]> = {
     { label: "values", args: (r) => [r.distinct([3, 5])], fn: (x) => tr.sort(x, { axis: 1 }) },
     { label: "values and indices, descending", args: (r) => [r.distinct([4, 3])], fn: (x) => bindPrim("sort", [x], { axis: 0, descending: true }) },
   ],
+
+  // ---------------- linear algebra (tr.linalg decompositions) ----------------
+  ...linalgSamples(),
 
   // ---------------- random bits ----------------
   threefry2x32: [

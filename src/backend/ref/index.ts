@@ -5,6 +5,7 @@ import { KernelCache } from "../kernel-cache.js";
 import { compileKernel, type Helpers, type KernelFn } from "./codegen.js";
 import { erf, erfinv, rint } from "./math.js";
 import { sortRoutine } from "./routines.js";
+import { linalgRoutine, type LinalgParams } from "./linalg-routines.js";
 
 class RefBuffer implements DeviceBuffer {
   constructor(readonly dtype: DType, readonly size: number, public data: TypedArray) {}
@@ -59,6 +60,10 @@ export class RefBackend implements Backend {
     const ins = inputs as RefBuffer[], outs = outputs as RefBuffer[];
     if (call.routine === "sort") {
       sortRoutine(ins[0]!.data, outs[0]!.data, outs[1]!.data, call.params as { shape: number[]; axis: number; descending: boolean }, ins[0]!.dtype);
+      return;
+    }
+    if (call.routine === "linalg") {
+      linalgRoutine(call.params as LinalgParams, ins.map((b) => b.data), outs.map((b) => b.data));
       return;
     }
     throw new Error(`ref: unknown routine ${String(call.routine)}`);

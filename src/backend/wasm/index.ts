@@ -5,6 +5,7 @@ import { KernelCache } from "../kernel-cache.js";
 import type { Backend, DeviceBuffer, Executable } from "../backend.js";
 import { erf, erfinv } from "../ref/math.js";
 import { sortRoutine } from "../ref/routines.js";
+import { linalgRoutine, type LinalgParams } from "../ref/linalg-routines.js";
 import { compileKernelModule, elemBytes, type CompiledKernel } from "./codegen.js";
 import { Heap } from "./heap.js";
 import { MAX_POOL_ARGS, Pool, WORKER_IMPORTS, defaultThreads, threadsPossible } from "./pool.js";
@@ -230,6 +231,12 @@ export class WasmBackend implements Backend {
       sortRoutine(x, vals, idx, call.params as { shape: number[]; axis: number; descending: boolean }, inputs[0]!.dtype);
       this.write(outputs[0]!, vals);
       this.write(outputs[1]!, idx);
+      return;
+    }
+    if (call.routine === "linalg") {
+      const outs = outputs.map((o) => storageArray(o.dtype, o.size));
+      linalgRoutine(call.params as LinalgParams, inputs.map((b) => this.readSync(b)), outs);
+      outputs.forEach((o, i) => this.write(o, outs[i]!));
       return;
     }
     throw new TridentError(`wasm: unknown routine ${String(call.routine)}`);
