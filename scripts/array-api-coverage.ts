@@ -101,7 +101,7 @@ export function coverage(): Coverage {
     `**${present} of ${applicable} applicable names (${pct} %).**`,
     "",
     "Trident has no complex dtype: `conj`, `real`, `imag` and the fft functions work on the `{ real, imag }`",
-    "pair that `tr.fft` returns (see the fft section of DESIGN.md), not on complex64/complex128 tensors.",
+    "pair (`tr.complex(re, im)`, which `tr.fft` takes and returns; see docs/design-notes/complex.md), not on complex64/complex128 tensors.",
     "",
     "| section | present |",
     "|---|---|",
