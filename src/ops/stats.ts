@@ -383,3 +383,48 @@ export function histc(x: TensorLike, opts: { bins?: number; min?: number; max?: 
   return C.astype(histogram(t, { bins: opts.bins ?? 100, ...(range ? { range } : {}) }).hist, isFloat(t.dtype) ? t.dtype : "float32");
 }
 
+
+/** Array API unique_all: values, first indices, inverse indices and counts. */
+export function uniqueAll(x: TensorLike): { values: Tensor; indices: Tensor; inverseIndices: Tensor; counts: Tensor } {
+  const r = unique(x, { returnInverse: true, returnCounts: true });
+  const inv = Array.from(r.inverse!.dataSync(), Number);
+  const first = new Array<number>(r.values.size).fill(-1);
+  inv.forEach((u, i) => { if (first[u] === -1) first[u] = i; });
+  return { values: r.values, indices: fromTypedArray(Int32Array.from(first), [first.length], "int32"), inverseIndices: r.inverse!, counts: r.counts! };
+}
+
+/** Linear-interpolated quantile ignoring NaN (NaN where a slice is all NaN); traceable, since sort puts NaN last. */
+export function nanquantile(x: TensorLike, q: number | readonly number[], opts: { axis?: number | null; keepdims?: boolean } = {}): Tensor {
+  const qs = typeof q === "number" ? [q] : [...q];
+  checkQ("nanquantile", qs);
+  let [t, ax] = prepAxis("nanquantile", x, opts.axis);
+  if (!isFloat(t.dtype)) t = C.astype(t, "float32");
+  const s = moveLast(sort(t, { axis: ax }), ax);
+  const cnt = C.astype(C.sum(C.astype(notNan(s), "int32"), { axis: -1, keepdims: true }), s.dtype);
+  const outs = qs.map((qq) => {
+    const p = C.mul(C.maximum(C.sub(cnt, 1), 0), qq);
+    const lo = C.floor(p);
+    const hi = C.minimum(C.add(lo, 1), C.maximum(C.sub(cnt, 1), 0));
+    const g = C.sub(p, lo);
+    const a = takeAlongAxis(s, C.astype(lo, "int32"), -1), b = takeAlongAxis(s, C.astype(hi, "int32"), -1);
+    let r = C.add(a, C.mul(C.sub(b, a), g));
+    r = C.where(C.equal(cnt, 0), special(NaN, s), r);
+    r = Sh.squeeze(r, -1);
+    if (opts.keepdims) r = opts.axis === null || opts.axis === undefined ? Sh.reshape(r, toTensor(x).shape.map(() => 1)) : Sh.expandDims(r, ax);
+    return r;
+  });
+  return typeof q === "number" ? outs[0]! : Sh.stack(outs, 0);
+}
+
+/** Lower median ignoring NaN (PyTorch nanmedian), over `axis` or all elements. */
+export function nanmedian(x: TensorLike, opts: { axis?: number | null; keepdims?: boolean } = {}): Tensor {
+  let [t, ax] = prepAxis("nanmedian", x, opts.axis);
+  if (!isFloat(t.dtype)) t = C.astype(t, "float32");
+  const s = moveLast(sort(t, { axis: ax }), ax);
+  const cnt = C.sum(C.astype(notNan(s), "int32"), { axis: -1, keepdims: true });
+  const k = C.astype(C.floorDivide(C.maximum(C.sub(cnt, 1), 0), 2), "int32");
+  let r = C.where(C.equal(cnt, 0), special(NaN, s), takeAlongAxis(s, k, -1));
+  r = Sh.squeeze(r, -1);
+  if (opts.keepdims) r = opts.axis === null || opts.axis === undefined ? Sh.reshape(r, toTensor(x).shape.map(() => 1)) : Sh.expandDims(r, ax);
+  return r;
+}

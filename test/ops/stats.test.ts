@@ -128,5 +128,22 @@ for (const backend of BACKENDS) {
         assertClose(values(h.binEdges), [0, 1, 2, 3, 4]);
         assert.deepEqual(values(tr.histc(T([1, 2, 1, 9]), { bins: 4, min: 0, max: 3 })), [0, 2, 1, 0]);
       }));
+    test("nanmedian / nanquantile / uniqueAll / Tensor methods, jit and vmap", () =>
+      withBackend(backend, () => {
+        const x = T([4, NaN, 1, 3, NaN, NaN, NaN, NaN], [2, 4]);
+        assertClose(values(tr.nanmedian(x, { axis: 1 })), [3, NaN]); // sorted 1 3 4 -> lower median 3
+        assertClose(values(tr.nanquantile(x, 0.25, { axis: 1 })), [2, NaN]); // p = 0.5 between 1 and 3
+        assertClose(values(tr.jit((t: tr.Tensor) => tr.nanquantile(t, [0.5, 1], { axis: 1 }))(x)), [3, NaN, 4, NaN]);
+        const y = T([0.5, 0.1, 0.9, 0.3, 0.7, 0.2], [2, 3]);
+        const loop = [0, 1].map((i) => tr.quantile(tr.slice(y, [i, null]), 0.4).item());
+        assertClose(values(tr.vmap((t: tr.Tensor) => tr.quantile(t, 0.4))(y)), loop);
+        checkGrads((t) => tr.nanquantile(t, 0.3), [T([0.5, 0.1, 0.9, 0.3])], 8);
+        const u = tr.uniqueAll(T([2, 1, 2, 5]));
+        assert.deepEqual([values(u.values), values(u.indices), values(u.inverseIndices), values(u.counts)], [[1, 2, 5], [1, 0, 3], [1, 0, 1, 2], [1, 2, 1]]);
+        assert.deepEqual(values(T([0, 2, 0, 3]).nonzero()), [1, 3]);
+        assertClose(values(T([1, 2, 3]).cumprod()), [1, 2, 6]);
+        assert.equal(T([1, 2]).allclose(T([1, 2])), true);
+        assert.deepEqual(values(T([1, 2, 1]).cummax(0).indices), [0, 1, 1]);
+      }));
   });
 }
