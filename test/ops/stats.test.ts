@@ -15,6 +15,8 @@ for (const backend of BACKENDS) {
         assert.deepEqual(values(r!), [0, 1, 1]);
         assert.deepEqual(values(c!), [1, 0, 1]);
         assert.deepEqual(tr.argwhere(x).shape, [3, 2]);
+        assert.deepEqual(tr.where(x).map(values), [[0, 1, 1], [1, 0, 1]]);
+        assert.deepEqual(values(tr.where(tr.greater(x, 1), x, -1)), [-1, -1, -1, 2, 3, -1]);
         const f = tr.jit((t: tr.Tensor) => tr.nonzero(t, { size: 4, fillValue: -1 }));
         assert.deepEqual(values(f(x)), [0, 1, 1, 0, 1, 1, -1, -1]);
         assert.throws(() => tr.jit((t: tr.Tensor) => tr.nonzero(t))(x), /data-dependent.*size/);
