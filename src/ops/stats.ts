@@ -282,7 +282,9 @@ export function nanvar(x: TensorLike, opts: RO & { ddof?: number } = {}): Tensor
   const mu = nanmean(t, { axis: opts.axis, keepdims: true });
   const d = C.where(C.isnan(t), 0, C.sub(t, mu));
   const cnt = C.astype(C.sum(notNan(t), { axis: opts.axis, keepdims: opts.keepdims }), t.dtype);
-  return C.div(C.sum(C.mul(d, d), { axis: opts.axis, keepdims: opts.keepdims }), C.sub(cnt, opts.ddof ?? 0));
+  const dof = C.sub(cnt, opts.ddof ?? 0);
+  // NumPy: NaN where no degrees of freedom are left (all-NaN slices included)
+  return C.where(C.lessEqual(dof, 0), special(NaN, t), C.div(C.sum(C.mul(d, d), { axis: opts.axis, keepdims: opts.keepdims }), dof));
 }
 /** Standard deviation over the non-NaN entries. */
 export const nanstd = (x: TensorLike, opts: RO & { ddof?: number } = {}): Tensor => C.sqrt(nanvar(x, opts));
