@@ -74,7 +74,7 @@ export function argwhere(x: TensorLike, opts: SizeOpts = {}): Tensor {
 /** Result of `unique` with the optional outputs. */
 export interface UniqueResult { values: Tensor; inverse?: Tensor; counts?: Tensor }
 
-/** Sorted unique values of the flattened input (eager; or padded to `size` is not supported here). */
+/** Sorted unique values of the flattened input, optionally with inverse indices and counts; eager only. */
 export function unique(x: TensorLike, opts: { returnInverse?: boolean; returnCounts?: boolean } = {}): UniqueResult {
   const t = toTensor(x);
   if (t.isTracer) fail("unique", sizeMsg("unique").slice("unique: ".length));
@@ -261,8 +261,8 @@ export function median(x: TensorLike, axis?: number, opts: { keepdims?: boolean 
 
 // ---------------- NaN-ignoring reductions ----------------
 type RO = C.ReduceOpts;
-// Non-finite fills go in as data, not weak JS scalars: constant caching keys scalars by JSON, where
-// NaN, Infinity and -Infinity all read "null" and so collide (seen in this session; reported).
+// Non-finite fills go in as data, not weak JS scalars: in one process, where(c, -Infinity, x) followed by
+// where(c, Infinity, x) or where(c, NaN, x) reuses the first non-finite constant (a core bug, reported).
 const special = (v: number, t: Tensor): Tensor => C.astype(fromTypedArray(Float64Array.of(v), [], "float64"), t.dtype);
 const notNan = (t: Tensor) => C.logicalNot(C.isnan(t));
 /** Sum treating NaN as zero. */
