@@ -7,6 +7,7 @@ import * as S from "../core/prims/structural.js";
 import { full as fullPrim } from "../core/prims/constants.js";
 import { Tensor } from "../tensor.js";
 import { toTensor, type TensorLike } from "./convert.js";
+import { nonzero } from "./stats.js";
 
 /** Promote operands to a common dtype (JAX rules with weak JS numbers). */
 export function promote(op: string, ...xs: TensorLike[]): Tensor[] {
@@ -143,8 +144,12 @@ export function astype(x: TensorLike, dtype: DType): Tensor {
   return E.convert(toTensor(x), dtype);
 }
 
-/** where(cond, x, y) with broadcasting; cond is converted to bool. */
-export function where(cond: TensorLike, x: TensorLike, y: TensorLike): Tensor {
+/** where(cond, x, y) with broadcasting; cond is converted to bool. With only cond: `nonzero(cond, { asTuple: true })`. */
+export function where(cond: TensorLike): Tensor[];
+export function where(cond: TensorLike, x: TensorLike, y: TensorLike): Tensor;
+export function where(cond: TensorLike, x?: TensorLike, y?: TensorLike): Tensor | Tensor[] {
+  if (x === undefined && y === undefined) return nonzero(cond, { asTuple: true });
+  if (x === undefined || y === undefined) fail("where", "takes either one argument (cond) or three (cond, x, y)");
   const c = E.convert(toTensor(cond), "bool");
   const [a, b] = promote("where", x, y);
   const [cc, aa, bb] = broadcastArrays("where", c, a!, b!);

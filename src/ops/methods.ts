@@ -1,6 +1,7 @@
 import { EagerTensor, Tensor } from "../tensor.js";
 import { TridentError } from "../core/errors.js";
 import * as ops from "./index.js";
+import "./stats-methods.js";
 import { backward } from "../tape.js";
 import type { DType } from "../core/dtype.js";
 import "../linalg/methods.js";
