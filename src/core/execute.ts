@@ -5,7 +5,7 @@ import { DataRef, EagerTensor, Tensor, bytesOf } from "../tensor.js";
 import { ShapedArray } from "./aval.js";
 import { storageArray, type DType, type TypedArray } from "./dtype.js";
 import { TridentError } from "./errors.js";
-import type { AnyPrimitive, Params } from "./primitive.js";
+import { paramsKey, type AnyPrimitive, type Params } from "./primitive.js";
 import { shapeEq } from "./shape.js";
 
 /** Wrap a fresh device buffer as a tensor. */
@@ -24,7 +24,7 @@ const kernelCache = new Map<string, Kernel>();
 
 /** The kernel of one primitive application: the eager path is a jit of one primitive, cached by shape. */
 export function primitiveKernel(prim: AnyPrimitive, params: Params, inAvals: readonly ShapedArray[], outAvals: readonly ShapedArray[]): Kernel {
-  const key = `${prim.name}|${JSON.stringify(params)}|${inAvals.map((a) => a.key()).join(";")}`;
+  const key = `${prim.name}|${paramsKey(params)}|${inAvals.map((a) => a.key()).join(";")}`;
   let k = kernelCache.get(key);
   if (k) return k;
   const rules = prim.rules as { lower: (ins: Access[], ix: ReturnType<typeof idx>[], ctx: unknown) => ReturnType<typeof idx>[] };

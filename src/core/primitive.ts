@@ -78,6 +78,16 @@ export function primitive<P extends Params>(
   return p;
 }
 
+/**
+ * A cache key of primitive params (or any JSON-like value). JSON alone writes NaN and ±Infinity all as
+ * null and -0 as 0, so `full(…, Infinity)` would reuse the kernel of `full(…, NaN)`.
+ */
+export function paramsKey(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    typeof x === "number" && (!Number.isFinite(x) || Object.is(x, -0)) ? `#num:${Object.is(x, -0) ? "-0" : String(x)}` : x,
+  );
+}
+
 export function allPrimitives(): AnyPrimitive[] {
   return [...registry.values()];
 }

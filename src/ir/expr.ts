@@ -133,10 +133,6 @@ export function exprChildren(e: Expr): Expr[] {
 /** Reads of one input at a multi-index: how lowering rules see their operands. */
 export type Access = (ix: readonly Expr[]) => Expr;
 
-export function exprKey(e: Expr): string {
-  return JSON.stringify(e);
-}
-
 /**
  * One node as text, its children given by the ids `id` assigns them (called in child order): two nodes
  * are structurally equal exactly when their signatures are. -0 stays apart from 0, and NaN and ±Infinity

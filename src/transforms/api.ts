@@ -11,7 +11,7 @@ import { vmapFlat } from "./vmap.js";
 import { evalJaxpr } from "../core/jaxpr.js";
 import { toTensor } from "../ops/convert.js";
 import { stack, reshape as reshapeOp } from "../ops/index.js";
-import type { Dim } from "../core/primitive.js";
+import { paramsKey, type Dim } from "../core/primitive.js";
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Fn = (...args: any[]) => any;
@@ -291,7 +291,7 @@ export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
     const [flat, def] = flatArgs(dyn);
     let key: string;
     try {
-      key = `${treeDefKey(def)}|${flat.map((t) => t.aval.key()).join(";")}|${JSON.stringify(st)}`;
+      key = `${treeDefKey(def)}|${flat.map((t) => t.aval.key()).join(";")}|${paramsKey(st)}`;
     } catch {
       throw new TridentError("jit: static arguments must be JSON-serialisable (they key the cache)");
     }
