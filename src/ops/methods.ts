@@ -3,6 +3,7 @@ import { TridentError } from "../core/errors.js";
 import * as ops from "./index.js";
 import { backward } from "../tape.js";
 import type { DType } from "../core/dtype.js";
+import "./iterate.js";
 
 type TL = ops.TensorLike;
 type RO = ops.ReduceOpts;
