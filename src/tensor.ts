@@ -81,7 +81,11 @@ export class DataRef {
 }
 
 // Safety net: tensors that become unreachable give their reference back.
-const finalizer = new FinalizationRegistry<DataRef>((ref) => ref.release());
+// The collected tensor also stops counting as live, so tr.memory().numTensors matches what is reachable.
+const finalizer = new FinalizationRegistry<DataRef>((ref) => {
+  ref.release();
+  untrack(null, 0, true);
+});
 
 export interface TapeNode {
   /** Cotangents for this node's outputs → cotangents for its differentiable inputs. */

@@ -3,6 +3,7 @@ import { isDType, type DType, type TypedArray } from "../core/dtype.js";
 import { TridentError } from "../core/errors.js";
 import { constant } from "../core/execute.js";
 import { convert } from "../core/prims/elementwise.js";
+import { reshape as reshapeOp } from "../core/prims/structural.js";
 import { Tensor } from "../tensor.js";
 
 /** What ops accept as an array: a tensor, a JS number/boolean, or nested arrays of them. */
@@ -49,9 +50,27 @@ function flattenNested(x: NestedNumbers[], op: string): { flat: number[]; shape:
  * Make a tensor from JS data. Numbers default to float32, booleans to bool.
  * @example tr.tensor([[1, 2], [3, 4]]); tr.tensor([1, 2], { dtype: "int32" })
  */
-export function tensor(data: TensorLike, opts: { dtype?: DType; requiresGrad?: boolean } | DType = {}): Tensor {
-  const o = typeof opts === "string" ? { dtype: opts } : opts;
+export function tensor(
+  data: TensorLike,
+  opts: { dtype?: DType; requiresGrad?: boolean; shape?: readonly number[] } | DType | readonly number[] = {},
+): Tensor {
+  const o: { dtype?: DType; requiresGrad?: boolean; shape?: readonly number[] } =
+    typeof opts === "string" ? { dtype: opts } : Array.isArray(opts) ? { shape: opts as readonly number[] } : (opts as object);
+  const known = ["dtype", "requiresGrad", "shape"];
+  for (const k of Object.keys(o)) {
+    if (!known.includes(k)) throw new TridentError(`tensor: unknown option "${k}"; known options are ${known.join(", ")}`);
+  }
   if (o.dtype !== undefined && !isDType(o.dtype)) throw new TridentError(`tensor: unknown dtype ${String(o.dtype)}`);
+  if (o.shape !== undefined) {
+    const t0 = tensor(data, o.dtype ? { dtype: o.dtype } : {});
+    const n = o.shape.reduce((a, b) => a * b, 1);
+    if (!o.shape.every((d) => Number.isInteger(d) && d >= 0) || n !== t0.size) {
+      throw new TridentError(`tensor: data has ${t0.size} elements but shape [${o.shape}] needs ${n}`);
+    }
+    const r = reshapeOp(t0, o.shape);
+    if (o.requiresGrad) r.requiresGrad = true;
+    return r;
+  }
   let t: Tensor;
   if (data instanceof Tensor) t = o.dtype ? convert(data, o.dtype) : data;
   else if (typeof data === "number") t = constant([data], [], o.dtype ?? "float32");

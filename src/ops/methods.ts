@@ -5,6 +5,8 @@ import "./stats-methods.js";
 import { backward } from "../tape.js";
 import type { DType } from "../core/dtype.js";
 import "../linalg/methods.js";
+import "./iterate.js";
+import "./aliases.js";
 
 type TL = ops.TensorLike;
 type RO = ops.ReduceOpts;

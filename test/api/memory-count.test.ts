@@ -1,0 +1,30 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as tr from "../../src/index.js";
+import { BACKENDS, withBackend } from "../helpers.js";
+
+const gc = (globalThis as { gc?: () => void }).gc;
+
+for (const b of BACKENDS) {
+  test(`[${b}] memory().numTensors drops when the safety net collects tensors`, { skip: gc ? false : "run with --expose-gc" }, async () =>
+    withBackend(b, async () => {
+      const model = new tr.nn.Sequential(new tr.nn.Linear(4, 8), new tr.nn.ReLU(), new tr.nn.Linear(8, 1));
+      const opt = new tr.optim.Adam(model.parameters(), { lr: 1e-3 });
+      const x = tr.ones([16, 4]);
+      const step = () => {
+        opt.zeroGrad();
+        const loss = (model.forward(x) as tr.Tensor).square().mean();
+        loss.backward();
+        opt.step();
+      };
+      for (let i = 0; i < 20; i++) step();
+      const settle = async () => { for (let i = 0; i < 3; i++) { gc!(); await new Promise((r) => setTimeout(r, 10)); } };
+      await settle();
+      const before = tr.memory().numTensors;
+      for (let i = 0; i < 200; i++) step();
+      await settle();
+      const after = tr.memory().numTensors;
+      // 200 steps of ~46 tensors each would add ~9,000 if collected tensors were still counted
+      assert.ok(after - before < 100, `numTensors grew from ${before} to ${after}`);
+    }));
+}
