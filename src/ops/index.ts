@@ -7,3 +7,4 @@ export * from "./indexing.js";
 export * from "./nn.js";
 export { tensor, fromTypedArray, toTensor, type TensorLike, type NestedNumbers } from "./convert.js";
 export { stopGradient } from "../core/prims/structural.js";
+export * from "./nnextra.js";
