@@ -10,7 +10,7 @@ import { full as fullPrim } from "../core/prims/constants.js";
 import { Tensor } from "../tensor.js";
 import { toTensor, type TensorLike } from "./convert.js";
 import {
-  abs, add, clip, div, exp, greater, less, log, lessEqual, maximum, mean, mul, neg, pow, sigmoid, sqrt, square, sub, sum, tanh, where,
+  abs, add, clip, div, equal, notEqual, exp, greater, less, log, lessEqual, maximum, mean, mul, neg, pow, sigmoid, sqrt, square, sub, sum, tanh, where,
 } from "./core.js";
 import { matmul, attention } from "./linalg.js";
 import { expandDims, reshape, split, transpose } from "./shape.js";
@@ -186,8 +186,8 @@ export function hingeEmbeddingLoss(input: TensorLike, target: TensorLike, opts: 
   const x = floatT(input);
   const y = toTensor(target);
   const m = lit(x, opts.margin ?? 1);
-  const pos = where(E.ne(E.convert(y, x.dtype), fullPrim([], 1, x.dtype)), 0, x);
-  const negT = where(E.ne(E.convert(y, x.dtype), fullPrim([], -1, x.dtype)), 0, maximum(sub(m, x), 0));
+  const pos = where(equal(y, 1), x, 0);
+  const negT = where(equal(y, -1), maximum(sub(m, x), 0), 0);
   return reduce("hingeEmbeddingLoss", add(pos, negT), opts.reduction);
 }
 /** 1 − cos(x1, x2) where y = 1, max(0, cos − margin) where y = −1 (vectors along the last axis). */
@@ -197,9 +197,9 @@ export function cosineEmbeddingLoss(x1: TensorLike, x2: TensorLike, target: Tens
   const eps = 1e-12; // PyTorch's EPSILON, added to the squared norms
   const ax = a.ndim - 1;
   const cos = div(sum(mul(a, b), { axis: ax }), sqrt(mul(add(sum(square(a), { axis: ax }), eps), add(sum(square(b), { axis: ax }), eps))));
-  const y = E.convert(toTensor(target), cos.dtype);
-  const pos = where(E.eq(y, fullPrim([], 1, cos.dtype)), sub(1, cos), 0);
-  const negT = where(E.eq(y, fullPrim([], -1, cos.dtype)), maximum(sub(cos, lit(cos, opts.margin ?? 0)), 0), 0);
+  const y = toTensor(target);
+  const pos = where(equal(y, 1), sub(1, cos), 0);
+  const negT = where(equal(y, -1), maximum(sub(cos, lit(cos, opts.margin ?? 0)), 0), 0);
   return reduce("cosineEmbeddingLoss", add(pos, negT), opts.reduction);
 }
 
@@ -296,7 +296,7 @@ export function multiMarginLoss(input: TensorLike, target: TensorLike, opts: Mul
   let m = maximum(add(sub(lit(x, opts.margin ?? 1), xy), x), 0);
   if (p === 2) m = square(m);
   if (opts.weight !== undefined) m = mul(m, takeAlongAxis(expandDims(toTensor(opts.weight), 0), yi, 1));
-  const isNot = E.ne(range(c), yi);
+  const isNot = notEqual(range(c), yi);
   let loss = div(sum(where(isNot, m, 0), { axis: 1 }), lit(x, c));
   if (one) loss = reshape(loss, []);
   return reduce("multiMarginLoss", loss, opts.reduction);
