@@ -390,3 +390,24 @@ const colIdx = (L: number, S: number) => toTensor(Array.from({ length: L }, () =
 
 export type { Reduction };
 export * from "./resample.js";
+
+// ---------------- Tensor methods ----------------
+declare module "../tensor.js" {
+  interface Tensor {
+    hardswish(): Tensor; softsign(): Tensor; tanhshrink(): Tensor; logsigmoid(): Tensor;
+    hardshrink(lambd?: number): Tensor;
+    softshrink(lambd?: number): Tensor;
+    celu(alpha?: number): Tensor;
+    /** Gated linear unit along dim (default -1). */
+    glu(dim?: number): Tensor;
+  }
+}
+const methods: Record<string, (x: Tensor, ...a: never[]) => Tensor> = {
+  hardswish, softsign, tanhshrink, logsigmoid, hardshrink, softshrink, celu, glu,
+};
+const proto = Tensor.prototype as unknown as Record<string, unknown>;
+for (const [name, f] of Object.entries(methods)) {
+  proto[name] = function (this: Tensor, ...a: never[]) {
+    return f(this, ...a);
+  };
+}

@@ -111,6 +111,11 @@ for (const backend of BACKENDS) {
           [tr.threshold(x, 0.5, 9), (v) => (v > 0.5 ? v : 9)],
         ];
         for (const [t, f] of cases) assertClose(values(t), xs.map(f), { rtol: 1e-14, atol: 1e-15 });
+        // the Tensor methods are the same functions
+        assert.deepEqual(values(x.hardswish()), values(tr.hardswish(x)));
+        assert.deepEqual(values(x.softshrink(0.3)), values(tr.softshrink(x, 0.3)));
+        assert.deepEqual(values(x.reshape([2, 4]).glu(1)), values(tr.glu(x.reshape([2, 4]), 1)));
+        assert.deepEqual(values(x.logsigmoid()), values(tr.logSigmoid(x)));
       }));
   });
 
