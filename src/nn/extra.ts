@@ -140,6 +140,18 @@ export class Upsample extends Module {
     return interpolate(x, this.opts);
   }
 }
+/** Nearest-neighbour 2-D upsampling (PyTorch nn.UpsamplingNearest2d). */
+export class UpsamplingNearest2d extends Upsample {
+  constructor(opts: { size?: number | readonly number[]; scaleFactor?: number | readonly number[] } = {}) {
+    super({ ...opts, mode: "nearest" });
+  }
+}
+/** Bilinear 2-D upsampling with aligned corners (PyTorch nn.UpsamplingBilinear2d). */
+export class UpsamplingBilinear2d extends Upsample {
+  constructor(opts: { size?: number | readonly number[]; scaleFactor?: number | readonly number[] } = {}) {
+    super({ ...opts, mode: "bilinear", alignCorners: true });
+  }
+}
 /** im2col: [N, C, H, W] → [N, C·kh·kw, L]. */
 export class Unfold extends Module {
   constructor(readonly kernelSize: number | readonly number[], readonly opts: UnfoldOpts = {}) {

@@ -181,13 +181,14 @@ export function marginRankingLoss(x1: TensorLike, x2: TensorLike, y: TensorLike,
   const d = sub(floatT(x1), x2);
   return reduce("marginRankingLoss", maximum(add(mul(neg(d), y), lit(d, opts.margin ?? 0)), 0), opts.reduction);
 }
-/** x where y = 1, max(0, margin − x) where y = −1. */
+/** x where y = 1, max(0, margin − x) where y = −1 (and their sum for other labels, as PyTorch). */
 export function hingeEmbeddingLoss(input: TensorLike, target: TensorLike, opts: LossOpts & { margin?: number } = {}): Tensor {
   const x = floatT(input);
   const y = toTensor(target);
   const m = lit(x, opts.margin ?? 1);
-  const pos = where(equal(y, 1), x, 0);
-  const negT = where(equal(y, -1), maximum(sub(m, x), 0), 0);
+  // PyTorch's rule for labels other than ±1: both terms apply
+  const pos = where(notEqual(y, -1), x, 0);
+  const negT = where(notEqual(y, 1), maximum(sub(m, x), 0), 0);
   return reduce("hingeEmbeddingLoss", add(pos, negT), opts.reduction);
 }
 /** 1 − cos(x1, x2) where y = 1, max(0, cos − margin) where y = −1 (vectors along the last axis). */

@@ -49,8 +49,9 @@ const RANK: Partial<Record<InterpolateMode, number>> = { linear: 3, bilinear: 4,
  */
 export function interpolate(x: TensorLike, opts: InterpolateOpts = {}): Tensor {
   const op = "interpolate";
-  let t = floatT(x);
   const mode = opts.mode ?? "nearest";
+  // nearest modes only copy values, so integer inputs keep their dtype (as PyTorch)
+  let t = mode === "nearest" || mode === "nearest-exact" ? toTensor(x) : floatT(x);
   if (!["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"].includes(mode)) fail(op, `unknown mode ${JSON.stringify(mode)}`);
   if (t.ndim < 3 || t.ndim > 5) fail(op, `input must be [N, C, ...spatial] with 1 to 3 spatial axes, got ${fmtShape(t.shape)}`);
   const want = RANK[mode];

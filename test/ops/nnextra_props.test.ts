@@ -74,6 +74,21 @@ for (const backend of BACKENDS) {
         const want: number[] = [];
         for (let i = 0; i < 4; i++) for (let j = 0; j < 6; j++) want.push(v[Math.floor(i / 2) * 3 + Math.floor(j / 2)]!);
         assert.deepEqual(out, want);
+        const ints = tr.interpolate(tr.tensor(v, "int32").reshape([1, 1, 2, 3]), { scaleFactor: 2 });
+        assert.equal(ints.dtype, "int32");
+        assert.deepEqual(values(ints), want);
+      }));
+    test("scaledDotProductAttention with dropout: causal zeros stay zero, jit with the key as an argument matches eager, gradients flow", () =>
+      withBackend(backend, () => {
+        const rand = randomTensors(8);
+        const q = rand([4, 3]), k = rand([4, 3]), eye = tr.eye(4, 4, { dtype: "float64" });
+        const f = (qq: T, key: T) => tr.scaledDotProductAttention(qq, k, eye, { isCausal: true, dropoutP: 0.5, key });
+        const key = tr.random.key(9);
+        const w = values(f(q, key));
+        for (let i = 0; i < 4; i++) for (let j = i + 1; j < 4; j++) assert.equal(w[i * 4 + j], 0);
+        assertClose(values(tr.jit(f)(q, key)), w, { rtol: 1e-12, atol: 1e-14 });
+        const g = tr.grad((qq: T) => tr.sum(tr.mul(f(qq, key), rand([4, 4]))))(q) as T;
+        assert.ok(values(g).every(Number.isFinite));
       }));
     test("gridSample with the identity affineGrid reproduces the input (alignCorners both ways)", () =>
       withBackend(backend, () => {
