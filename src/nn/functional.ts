@@ -18,6 +18,7 @@ import { drawKey } from "./rng.js";
 export * from "../ops/nn.js";
 export * from "../ops/conv.js";
 export * from "../ops/linalg.js";
+export * from "../ops/nnextra.js";
 export { embedding, oneHot } from "../ops/indexing.js";
 
 /**

@@ -30,3 +30,4 @@ export { MultiheadAttention, TransformerEncoderLayer, TransformerEncoder, genera
 export type { MultiheadAttentionOpts, MultiheadAttentionCallOpts, TransformerEncoderLayerOpts, EncoderCallOpts, Activation } from "./transformer.js";
 export { LSTM, GRU, RNN, LSTMCell, GRUCell } from "./rnn.js";
 export type { RNNOpts, RNNCallOpts } from "./rnn.js";
+export * from "./extra.js";

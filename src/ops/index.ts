@@ -11,3 +11,4 @@ export { stopGradient } from "../core/prims/structural.js";
 export { complex, real, imag, conj, angle, isComplex, complexAbs, type Complex } from "./complex.js";
 export { trace, diag, diagonal, cross, kron, vecdot, matrixTranspose } from "../linalg/basic.js";
 export * from "./stats.js";
+export * from "./nnextra.js";
