@@ -4,6 +4,7 @@ import * as ops from "./index.js";
 import { backward } from "../tape.js";
 import type { DType } from "../core/dtype.js";
 import "../linalg/methods.js";
+import "./index-expr.js";
 
 type TL = ops.TensorLike;
 type RO = ops.ReduceOpts;
