@@ -224,14 +224,9 @@ export class IndexUpdate {
     const P = positions(op, this.x, this.idx);
     let vt = v instanceof Tensor ? v : toTensor(v, this.x.dtype);
     if (vt.dtype !== this.x.dtype) vt = astype(vt, this.x.dtype);
-    try {
-      broadcastShapes(op, vt.shape, P.shape);
-    } catch {
-      fail(op, `values of shape ${fmtShape(vt.shape)} do not broadcast to the indexed shape ${fmtShape(P.shape)}`);
-    }
-    if (broadcastShapes(op, vt.shape, P.shape).length !== P.shape.length || broadcastShapes(op, vt.shape, P.shape).some((d, i) => d !== P.shape[i])) {
-      fail(op, `values of shape ${fmtShape(vt.shape)} do not broadcast to the indexed shape ${fmtShape(P.shape)}`);
-    }
+    // values broadcast to the indexed shape, never the other way round
+    const fits = vt.ndim <= P.ndim && vt.shape.every((d, i) => d === 1 || d === P.shape[P.ndim - vt.ndim + i]);
+    if (!fits) fail(op, `values of shape ${fmtShape(vt.shape)} do not broadcast to the indexed shape ${fmtShape(P.shape)}`);
     const m = P.size;
     return [reshape(P, [m]), reshape(broadcastTo(vt, P.shape), [m]), this.x.shape];
   }

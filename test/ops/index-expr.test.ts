@@ -102,6 +102,39 @@ for (const backend of BACKENDS) {
         }
       }));
 
+    test("traced index arrays under jit and vmap over a batch of indices", () =>
+      withBackend(backend, () => {
+        const x = tr.reshape(tr.arange(12, undefined, 1, "float64"), [3, 4]);
+        const f = tr.jit((a: tr.Tensor, i: tr.Tensor, j: tr.Tensor) => a.get(i, j, null));
+        // closed form: a[i, j] = 4 i + j (row-major arange), broadcast over i [2,1] and j [3]
+        const i = tr.tensor([[2], [-3]], "int32"), j = tr.tensor([0, 3, -1], "int32");
+        const r = f(x, i, j);
+        assert.deepEqual(r.shape, [2, 3, 1]);
+        assert.deepEqual(values(r), [8, 11, 11, 0, 3, 3]);
+        const g = tr.jit((a: tr.Tensor, k: tr.Tensor, v: tr.Tensor) => a.at(k, "::3").add(v));
+        assert.deepEqual(values(g(x, tr.tensor([1, 1], "int32"), tr.tensor([[1, 2], [10, 20]], "float64"))), [0, 1, 2, 3, 15, 5, 6, 29, 8, 9, 10, 11]);
+        const ks = tr.tensor([[0, 2], [1, 1], [-1, 0]], "int32");
+        const vg = tr.vmap((k: tr.Tensor) => x.get(k, 1))(ks) as tr.Tensor;
+        assert.deepEqual(values(vg), [1, 9, 5, 5, 9, 1]);
+        const vs = tr.vmap((k: tr.Tensor) => tr.zeros([3], "float64").at(k).add(1))(ks) as tr.Tensor;
+        assert.deepEqual(values(vs), [1, 0, 1, 0, 2, 0, 1, 0, 1]);
+      }));
+
+    test("integer and float32 tensors, JS boolean masks, empty index arrays", () =>
+      withBackend(backend, () => {
+        const xi = tr.tensor([2, -3, 4, 5], "int32");
+        assert.deepEqual(values(xi.at([0, 1, 0]).mul(tr.tensor([3, -2, -1], "int32"))), [-6, 6, 4, 5]);
+        assert.deepEqual(values(xi.at([3, 3]).add(1)), [2, -3, 4, 7]);
+        assert.deepEqual(values(xi.at("1:").min(0)), [2, -3, 0, 0]);
+        assert.equal(xi.at([0, 2]).set(tr.tensor([9, 8], "int32")).dtype, "int32");
+        const xf = tr.tensor([[1, 2, 3], [4, 5, 6]], "float32");
+        assert.deepEqual(values(xf.get([true, false] as tr.IndexItem, "::-1")), [3, 2, 1]);
+        assert.deepEqual(values(xf.at([[false, true, true], [true, false, false]] as tr.IndexItem).set(0)), [1, 0, 0, 0, 5, 6]);
+        assert.deepEqual(xf.get(tr.tensor([], "int32")).shape, [0, 3]);
+        assert.deepEqual(values(xf.at(tr.tensor([], "int32")).add(1)), [1, 2, 3, 4, 5, 6]);
+        assert.deepEqual(values(xf.at(1, [0, 2]).max(tr.tensor([7, 0], "float32"))), [1, 2, 3, 7, 5, 6]);
+      }));
+
     test("indexPut_ writes in place and bumps the version", () =>
       withBackend(backend, () => {
         const x = tr.zeros([2, 3], "float64") as tr.Tensor & { _version: number };
