@@ -208,7 +208,10 @@ function positions(op: string, x: Tensor, items: readonly IndexItem[]): Tensor {
   return indexImpl(op, pos, items);
 }
 
-/** JAX's functional update, from `x.at(...idx)`: every method returns a new tensor and leaves x as is. */
+/**
+ * JAX's functional update, from `x.at(...idx)`: every method returns a new tensor and leaves x as is.
+ * @example const y = x.at([0, 2], "1:").add(1);
+ */
 export class IndexUpdate {
   constructor(
     private readonly x: Tensor,

@@ -64,7 +64,7 @@ for (const backend of BACKENDS) {
         FX.update.forEach((c, n) => {
           if (hasMask(c.index)) return;
           const idx = c.index.map((i) => toItem(i, true));
-          for (const k of ["set", "add", "max"] as const) {
+          for (const k of ["set", "add", "mul", "min", "max"] as const) {
             const f = tr.jit((x: tr.Tensor, v: tr.Tensor) => x.at(...idx)[k](v));
             assertClose(values(f(ten(c.x), ten(c.v))), c[k].data, { rtol: 1e-12, atol: 1e-12, msg: `jit ${k} case ${n}` });
           }
