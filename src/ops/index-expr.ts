@@ -275,7 +275,9 @@ export class IndexUpdate {
     const negs = scatterAdd(z, P, astype(less(vv, 0), fdt), 0);
     const zs = scatterAdd(z, P, astype(isZero, fdt), 0);
     const sign = sub(1, mul(2, remainder(negs, 2)));
-    let factor = where(greater(zs, 0), z, mul(sign, mag));
+    // one zero update: keep it as a factor (value 0) so its gradient is x times the other updates
+    const oneZero = scatterAdd(z, P, where(isZero, vv, zeros(vv.shape, fdt)), 0);
+    let factor = mul(mul(sign, mag), where(equal(zs, 0), ones([N], fdt), where(equal(zs, 1), oneZero, z)));
     const xf = reshape(this.x, [N]);
     if (isInt(this.x.dtype)) factor = floor(add(factor, 0.5));
     const fac = factor.dtype === this.x.dtype ? factor : astype(factor, this.x.dtype);

@@ -85,6 +85,10 @@ for (const backend of BACKENDS) {
         checkGrads((a, b) => a.at(...idx).max(b), [x, v]);
         checkGrads((a, b) => a.at(...idx).min(b), [x, v]);
         checkGrads((a, b) => a.at(...idx).mul(b), [x, v]);
+        // a zero update among the multipliers, alone and repeated at one position
+        const vz = tr.tensor([[0, 0.5], [1.5, -2], [0, 3]], "float64");
+        checkGrads((a, b) => a.at(...idx).mul(b), [x, vz]);
+        checkGrads((a, b) => a.at([1, 1, 2], 0, 2).mul(b), [x, tr.tensor([0, 0, 2], "float64")]);
         const m = tr.greater(x, 0);
         checkGrads((a) => a.get(m), [x]);
       }));
