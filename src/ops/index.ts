@@ -6,6 +6,7 @@ export * from "./conv.js";
 export * from "./indexing.js";
 export * from "./nn.js";
 export * from "./array-api.js";
+export * from "./index-expr.js";
 export { tensor, fromTypedArray, toTensor, type TensorLike, type NestedNumbers } from "./convert.js";
 export { stopGradient } from "../core/prims/structural.js";
 export { complex, real, imag, conj, angle, isComplex, complexAbs, type Complex } from "./complex.js";
