@@ -75,9 +75,12 @@ abstract class ConvBase extends Module {
 abstract class ConvNd extends ConvBase {
   readonly padding: [number, number][];
   readonly paddingMode: PaddingMode;
+  /** The padding argument as given ("same" / "valid" are kept for toString). */
+  readonly paddingArg: PerAxis | "same" | "valid";
   constructor(op: string, nsp: number, inChannels: number, outChannels: number, kernelSize: PerAxis, opts: ConvLayerOpts) {
     super(op, nsp, false, inChannels, outChannels, kernelSize, opts);
     this.paddingMode = opts.paddingMode ?? "zeros";
+    this.paddingArg = opts.padding ?? 0;
     if (!["zeros", "reflect", "replicate", "circular"].includes(this.paddingMode)) {
       fail(op, `paddingMode must be "zeros", "reflect", "replicate" or "circular", got ${JSON.stringify(this.paddingMode)}`);
     }

@@ -10,6 +10,7 @@
  * }
  */
 import "../setup.js";
+import "./repr.js";
 export { Module, parameter, functionalCall, functionalCallWithState } from "./module.js";
 export { withRng } from "./rng.js";
 export * as init from "./init.js";

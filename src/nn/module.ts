@@ -284,6 +284,24 @@ export abstract class Module {
     return cloneValue(this, new Map()) as this;
   }
 
+  /** The text inside this module's parentheses in toString (PyTorch's extra_repr); layers override it. */
+  extraRepr(): string {
+    return "";
+  }
+
+  /**
+   * The module tree as PyTorch prints it: `Name(extra)` for a leaf, children by name, indented.
+   * @example String(new nn.Sequential(new nn.Linear(2, 3), new nn.ReLU()))
+   */
+  toString(): string {
+    const extra = this.extraRepr();
+    const kids = this.namedChildren();
+    if (kids.length === 0) return `${this.constructor.name}(${extra})`;
+    const lines = extra ? extra.split("\n") : [];
+    for (const [n, m] of kids) lines.push(`(${n}): ${String(m).split("\n").join("\n  ")}`);
+    return `${this.constructor.name}(\n  ${lines.join("\n  ")}\n)`;
+  }
+
   /** A Keras-like table of layers, output-free: name, type, parameter shapes and counts. */
   summary(): string {
     const rows: [string, string, string, string][] = [["Layer", "Type", "Parameters", "#"]];
