@@ -94,6 +94,8 @@ async function build(suites: string[], outdir: string): Promise<Record<string, s
   await esbuild.build({
     entryPoints: entries,
     bundle: true,
+    // module reprs print class names (PyTorch style); keep them through bundling
+    keepNames: true,
     splitting: true,
     format: "esm",
     platform: "browser",
