@@ -8,9 +8,9 @@ import { checkIndexRange } from "../core/prims/indexing.js";
 import { EagerTensor, Tensor } from "../tensor.js";
 import { toTensor, fromTypedArray, type TensorLike, type NestedNumbers } from "./convert.js";
 import { slice, reshape, transpose, type SliceSpec } from "./shape.js";
-import { add, mul, sub, where, broadcastTo, astype, less, notEqual, greater, maximum, minimum, exp, log, abs, equal, remainder, floor } from "./core.js";
+import { add, mul, sub, where, broadcastTo, astype, less, notEqual, greater, maximum, minimum, exp, log, abs, equal, remainder, floor, isnan } from "./core.js";
 import { take, argsort, scatterAdd } from "./indexing.js";
-import { arange, zeros, ones } from "./creation.js";
+import { arange, zeros, ones, full } from "./creation.js";
 import { concatenate } from "./shape.js";
 
 /** A range with omitted parts, as NumPy's `start:stop:step` (null or absent = omitted). */
@@ -301,7 +301,13 @@ export class IndexUpdate {
     const order = argsort(vf, { axis: 0, descending: isMin });
     const [vals, hit] = this.lastWins(take(P, order, 0), take(vf, order, 0));
     const xf = reshape(this.x, [this.x.size]);
-    return reshape(where(hit, isMin ? minimum(xf, vals) : maximum(xf, vals), xf), sh);
+    let out = where(hit, isMin ? minimum(xf, vals) : maximum(xf, vals), xf);
+    if (!isInt(this.x.dtype) && this.x.dtype !== "bool") {
+      // NaN sorts as the largest, so for min it would lose; NumPy propagates it either way
+      const nanHit = greater(scatterAdd(zeros([this.x.size], "int32"), P, astype(isnan(vf), "int32"), 0), 0);
+      out = where(nanHit, full([this.x.size], NaN, this.x.dtype), out);
+    }
+    return reshape(out, sh);
   }
 }
 

@@ -7,6 +7,7 @@ import { fail, fmtShape } from "../core/errors.js";
 import { broadcastShapes, normAxis } from "../core/shape.js";
 import * as E from "../core/prims/elementwise.js";
 import { full as fullPrim } from "../core/prims/constants.js";
+import { checkIndexRange } from "../core/prims/indexing.js";
 import { Tensor } from "../tensor.js";
 import { toTensor, type TensorLike } from "./convert.js";
 import {
@@ -132,7 +133,9 @@ export interface PairwiseDistanceOpts {
 /** ‖x1 − x2 + eps‖_p along the last axis (PyTorch pairwise_distance). */
 export function pairwiseDistance(x1: TensorLike, x2: TensorLike, opts: PairwiseDistanceOpts = {}): Tensor {
   const p = opts.p ?? 2;
-  const d = add(sub(floatT(x1), x2), opts.eps ?? 1e-6);
+  const a = floatT(x1), b = toTensor(x2);
+  broadcastShapes("pairwiseDistance", a.shape, b.shape);
+  const d = add(sub(a, b), opts.eps ?? 1e-6);
   if (d.ndim === 0) fail("pairwiseDistance", "inputs must have at least one axis");
   return pNorm(d, p, -1, opts.keepdim ?? false);
 }
@@ -251,6 +254,10 @@ export function gaussianNllLoss(input: TensorLike, target: TensorLike, variance:
   const x = floatT(input);
   let v = floatT(variance);
   if (v.ndim === x.ndim - 1 && v.shape.every((d, i) => d === x.shape[i])) v = expandDims(v, -1);
+  const vs = v.shape, xs = x.shape;
+  if (vs.length !== xs.length || vs.some((d, i) => d !== xs[i] && !(d === 1 && i === xs.length - 1))) {
+    fail("gaussianNllLoss", `variance ${fmtShape(vs)} must have the input's shape ${fmtShape(xs)}, that shape without its last axis, or a last axis of 1`);
+  }
   const eps = opts.eps ?? 1e-6;
   if (!(eps > 0)) fail("gaussianNllLoss", `eps must be positive, got ${eps}`);
   // PyTorch clamps var in a no-grad block: the gradient passes where var >= eps and is 0 below
@@ -292,6 +299,7 @@ export function multiMarginLoss(input: TensorLike, target: TensorLike, opts: Mul
   if (one && y.ndim === 0) y = reshape(y, [1]);
   if (y.ndim !== 1 || y.shape[0] !== x.shape[0]) fail("multiMarginLoss", `target must have shape [${x.shape[0]}], got ${fmtShape(y.shape)}`);
   const c = x.shape[1]!;
+  checkIndexRange("multiMarginLoss", "target", y, 0, c, `${c} classes`);
   const yi = expandDims(E.convert(y, "int32"), 1);
   const xy = takeAlongAxis(x, yi, 1);
   let m = maximum(add(sub(lit(x, opts.margin ?? 1), xy), x), 0);

@@ -41,3 +41,16 @@ test("examples/keras-fit.ts: fit with callbacks, evaluate, the best checkpoint a
   assert.ok(Number(/best checkpoint reloaded: test accuracy ([\d.]+)%/.exec(out)![1]) > 70, out);
   assert.ok(Number(/TensorBoard: (\d+) event file/.exec(out)![1]) >= 1, out);
 });
+
+test("examples/onnx-roundtrip.ts: the exported model runs in Trident's importer and in onnxruntime with the same logits", async () => {
+  const out = await example("onnx-roundtrip");
+  assert.ok(Number(/exported (\d+) bytes of ONNX/.exec(out)![1]) > 1000, out);
+  assert.ok(Number(/eager vs trident importer: max \|diff\| ([\d.e+-]+)/.exec(out)![1]) < 1e-5, out);
+  // onnxruntime-node is a devDependency; when its binary loads, it is the independent oracle
+  const ort = /eager vs onnxruntime: max \|diff\| ([\d.e+-]+)/.exec(out);
+  if (ort) assert.ok(Number(ort[1]) < 1e-4, out);
+  else assert.match(out, /onnxruntime-node is not available/);
+  const [pred, labels] = [/predicted classes: ([\d ]+?)\s+labels/, /labels: ([\d ]+)/].map((re) => re.exec(out)![1]!.trim().split(/\s+/).map(Number));
+  assert.equal(pred!.length, 10);
+  assert.ok(pred!.filter((p, i) => p === labels![i]).length >= 3, out);
+});

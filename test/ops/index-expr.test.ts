@@ -137,6 +137,10 @@ for (const backend of BACKENDS) {
         assert.deepEqual(xf.get(tr.tensor([], "int32")).shape, [0, 3]);
         assert.deepEqual(values(xf.at(tr.tensor([], "int32")).add(1)), [1, 2, 3, 4, 5, 6]);
         assert.deepEqual(values(xf.at(1, [0, 2]).max(tr.tensor([7, 0], "float32"))), [1, 2, 3, 7, 5, 6]);
+        // NumPy: np.minimum.at / np.maximum.at propagate NaN from an update
+        const xn = tr.tensor([1, 2, 3], "float64");
+        assert.deepEqual(values(xn.at([0, 0, 2]).min(tr.tensor([NaN, -1, 5], "float64"))).map(String), ["NaN", "2", "3"]);
+        assert.deepEqual(values(xn.at([1, 1]).max(tr.tensor([NaN, 9], "float64"))).map(String), ["1", "NaN", "3"]);
       }));
 
     test("indexPut_ writes in place and bumps the version", () =>

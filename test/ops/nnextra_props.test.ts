@@ -178,6 +178,9 @@ for (const backend of BACKENDS) {
         assert.throws(() => tr.prelu(tr.zeros([2, 3, 4]), tr.zeros([4])), /prelu: weight has 4 elements but the input \[2,3,4\] has 3 channels/);
         assert.throws(() => tr.smoothL1Loss(tr.zeros([2]), tr.zeros([2]), { reduction: "avg" as never }), /smoothL1Loss: reduction must be "mean", "sum" or "none", got "avg"/);
         assert.throws(() => tr.multiMarginLoss(tr.zeros([2, 3]), tr.tensor([0, 1, 2])), /multiMarginLoss: target must have shape \[2\], got \[3\]/);
+        assert.throws(() => tr.multiMarginLoss(tr.zeros([2, 3]), tr.tensor([0, -1])), /multiMarginLoss: target holds -1/);
+        assert.throws(() => tr.pairwiseDistance(tr.zeros([2, 3]), tr.zeros([3, 3])), /pairwiseDistance: shapes \[2,3\] and \[3,3\] cannot be broadcast/);
+        assert.throws(() => tr.gaussianNllLoss(tr.zeros([2, 3]), tr.zeros([2, 3]), tr.zeros([4])), /gaussianNllLoss: variance \[4\] must have the input's shape \[2,3\]/);
       }));
   });
 }
