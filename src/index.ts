@@ -9,7 +9,7 @@
 import "./setup.js";
 export { Tensor, EagerTensor } from "./tensor.js";
 export * from "./ops/index.js";
-export { gt, lt, ge, le, eq, ne, clamp, mm, bmm, mv } from "./ops/aliases.js";
+export { gt, lt, ge, le, eq, ne, clamp, mm, bmm, mv, clone, chunk, tensorSplit, unbind, narrow, t, maskedFill, addmm, repeatInterleave, type AddmmOpts } from "./ops/aliases.js";
 export { TridentError, ConcretizationError } from "./core/errors.js";
 export type { DType } from "./core/dtype.js";
 export { grad, valueAndGrad, vjp, jvp, linearize, jacfwd, jacrev, hessian, vmap, jit, makeJaxpr } from "./transforms/api.js";

@@ -7,6 +7,7 @@ import type { DType } from "../core/dtype.js";
 import "../linalg/methods.js";
 import "./iterate.js";
 import "./aliases.js";
+import "./inplace.js";
 import "./index-expr.js";
 
 type TL = ops.TensorLike;
