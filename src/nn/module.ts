@@ -8,6 +8,7 @@ import { setBackend } from "../backend/registry.js";
 import { fromStorage } from "../core/execute.js";
 import { convert } from "../core/prims/elementwise.js";
 import { stopGradient } from "../core/prims/structural.js";
+import { moduleSummary, type SummaryInput } from "./summary.js";
 
 const BUFFERS = Symbol("buffers");
 const NON_PERSISTENT = Symbol("nonPersistent");
@@ -302,21 +303,15 @@ export abstract class Module {
     return `${this.constructor.name}(\n  ${lines.join("\n  ")}\n)`;
   }
 
-  /** A Keras-like table of layers, output-free: name, type, parameter shapes and counts. */
-  summary(): string {
-    const rows: [string, string, string, string][] = [["Layer", "Type", "Parameters", "#"]];
-    for (const [name, m] of this.namedModules()) {
-      const ps = m.ownParameterSlots();
-      if (name && ps.length === 0 && m.children().length > 0) continue;
-      rows.push([name || "(root)", m.constructor.name, ps.map(({ key, tensor }) => `${key}[${tensor.shape.join("x")}]`).join(" "), String(ps.reduce((a, s) => a + s.tensor.size, 0))]);
-    }
-    const total = this.numParameters();
-    const trainable = this.parameters().filter((p) => p.requiresGrad || !(p instanceof EagerTensor)).reduce((a, p) => a + p.size, 0);
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    const line = "─".repeat(widths.reduce((a, w) => a + w + 3, -3));
-    const fmt = (r: string[]) => r.map((s, c) => (c === 3 ? s.padStart(widths[c]!) : s.padEnd(widths[c]!))).join("   ");
-    return [fmt(rows[0]!), line, ...rows.slice(1).map(fmt), line, `Total params: ${total.toLocaleString("en-US")}`, `Trainable params: ${trainable.toLocaleString("en-US")}`].join("\n");
+  /**
+   * A Keras-like table of layers: name, type, parameter shapes and counts, and, given the input shape(s)
+   * (batch included), each layer's output shape, found by tracing forward once (nothing is computed).
+   * @example console.log(model.summary([32, 1, 28, 28]))
+   */
+  summary(input?: SummaryInput): string {
+    return moduleSummary(this, input);
   }
+
 }
 
 function collectModules(name: string, v: unknown, out: [string, Module][]): void {

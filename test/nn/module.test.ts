@@ -119,6 +119,44 @@ for (const backend of BACKENDS) {
         assert.ok(net.parameters().every((p) => p.requiresGrad));
       }));
 
+    test("summary(inputShape) adds each layer's output shape, as the eager forward produces it", () =>
+      withBackend(backend, () => {
+        const net = new SmallCNN();
+        const before = values(net.bn1.runningMean);
+        const s = net.summary([5, 1, 12, 12]);
+        const row = (name: string) => s.split("\n").find((l) => l.startsWith(name + " "))!;
+        // conv1 keeps 12x12 (padding 1), conv2 (no padding) gives 10x10, the pool 1x1, Linear 10 classes
+        assert.match(row("conv1"), /Conv2d\s+\[5, 8, 12, 12\]\s+weight\[8x1x3x3\] bias\[8\]\s+80$/);
+        assert.match(row("bn1"), /\[5, 8, 12, 12\]/);
+        assert.match(row("conv2"), /\[5, 16, 10, 10\]/);
+        assert.match(row("pool"), /\[5, 16, 1, 1\]/);
+        assert.match(row("head.0"), /Flatten\s+\[5, 16\]/);
+        assert.match(row("head.1"), /Linear\s+\[5, 10\]/);
+        assert.match(row("(root)"), /SmallCNN\s+\[5, 10\]/);
+        // the shapes agree with a real eager call, and tracing changed nothing in the model
+        const y = tr.noGrad(() => net.eval().forward(tr.ones([5, 1, 12, 12])));
+        assert.deepEqual(y.shape, [5, 10]);
+        net.train();
+        assert.deepEqual(values(net.bn1.runningMean), before);
+        assert.equal(Object.prototype.hasOwnProperty.call(net.conv1, "forward"), false);
+        assert.equal(net.training, true);
+        // several inputs, dtypes, and a layer the forward never calls
+        class Two extends nn.Module {
+          emb = new nn.Embedding(7, 4);
+          fc = new nn.Linear(4, 2);
+          unused = new nn.Linear(1, 1);
+          forward(ids: T, scale: T): T {
+            return this.fc.forward(this.emb.forward(ids).mul(scale));
+          }
+        }
+        const t = new Two().summary([{ shape: [3, 6], dtype: "int32" }, [3, 6, 1]]);
+        assert.match(t, /emb\s+Embedding\s+\[3, 6, 4\]/);
+        assert.match(t, /fc\s+Linear\s+\[3, 6, 2\]/);
+        assert.match(t, /unused\s+Linear\s+\(not called\)/);
+        assert.throws(() => net.summary([2, -1, 3]), /summary: input 0 has shape \[2,-1,3\]/);
+        assert.throws(() => net.summary([2, 3, 3, 3]), /conv/i);
+      }));
+
     test("train()/eval() propagate to every descendant", () =>
       withBackend(backend, () => {
         const net = new SmallCNN();
