@@ -2,6 +2,8 @@
  * Live-memory accounting and scopes. Ops never consume inputs; `scope(fn)` frees what fn created except
  * what it returns; a FinalizationRegistry (in tensor.ts) is the safety net for the rest.
  */
+import { checkFunction } from "./core/errors.js";
+
 interface Disposable {
   dispose(): void;
   readonly isDisposed: boolean;
@@ -105,6 +107,7 @@ function closeScope(s: Set<Disposable>, result: unknown): void {
  * @example const y = tr.scope(() => x.mul(2).add(1)); // the intermediate x*2 is freed
  */
 export function scope<T>(fn: () => T): T {
+  checkFunction("scope", "fn", fn);
   const s = new Set<Disposable>();
   scopes.push(s);
   let result: T;

@@ -2,7 +2,7 @@ import { UndefPrimal, type AnyPrimitive, type Params } from "./core/primitive.js
 import { evalHooks } from "./core/trace.js";
 import { executePrimitive } from "./core/execute.js";
 import { isFloat } from "./core/dtype.js";
-import { TridentError } from "./core/errors.js";
+import { TridentError, checkFunction, checkOptions } from "./core/errors.js";
 import { postorder } from "./core/graph.js";
 import { keep, scope, scopeHooks, trackCreated } from "./memory.js";
 import { EagerTensor, Tensor, type TapeNode } from "./tensor.js";
@@ -20,6 +20,7 @@ let gradEnabled = true;
 
 /** Run fn without recording operations for autograd: `tr.noGrad(() => p.assign(p.sub(g)))`. */
 export function noGrad<T>(fn: () => T): T {
+  checkFunction("noGrad", "fn", fn);
   const prev = gradEnabled;
   gradEnabled = false;
   try {
@@ -115,6 +116,7 @@ evalHooks.apply = (prim, args, params) => {
 
 /** loss.backward(): accumulate d(loss)/d(leaf) into `.grad` of every leaf that requires grad. */
 export function backward(root: Tensor, gradient?: Tensor, opts: { retainGraph?: boolean } = {}): void {
+  checkOptions("backward", opts, ["retainGraph"]);
   if (!(root instanceof EagerTensor)) throw new TridentError("backward: can only be called on a concrete tensor, not inside a transformation");
   if (!root.tracked) throw new TridentError("backward: this tensor does not require grad and has no grad_fn (did you set requiresGrad on the inputs?)");
   if (!gradient && root.size !== 1) {

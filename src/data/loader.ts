@@ -1,4 +1,4 @@
-import { TridentError } from "../core/errors.js";
+import { TridentError, checkOptions, optionKeys } from "../core/errors.js";
 import { Dataset, TensorDataset, defaultCollate } from "./dataset.js";
 import { HostRng, mixSeed } from "./rng.js";
 
@@ -19,6 +19,7 @@ export class DataLoader<T = unknown, B = unknown> implements AsyncIterable<B> {
   readonly batchSize: number;
   private epoch = 0;
   constructor(readonly dataset: Dataset<T>, readonly opts: DataLoaderOptions<T> = {}) {
+    checkOptions("DataLoader", opts, optionKeys<DataLoaderOptions<T>>({ batchSize: true, shuffle: true, seed: true, dropLast: true, collate: true }));
     this.batchSize = opts.batchSize ?? 1;
     if (!Number.isInteger(this.batchSize) || this.batchSize < 1) throw new TridentError(`DataLoader: batchSize must be a positive integer, got ${opts.batchSize}`);
     if (opts.shuffle && !(dataset.get && dataset.length !== undefined)) {

@@ -1,5 +1,5 @@
 /** Linear maps, reshaping layers, dropout and embeddings. */
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape, optionKeys } from "../core/errors.js";
 import { isInt } from "../core/dtype.js";
 import { noGrad } from "../tape.js";
 import { scope } from "../memory.js";
@@ -29,6 +29,7 @@ export interface LinearOpts extends DtypeOpts {
   /** Learn an additive bias (default true). */
   bias?: boolean;
 }
+const LINEAR_KEYS = optionKeys<LinearOpts>({ bias: true, dtype: true });
 
 /**
  * y = x·Wᵀ + b with weight [out, in] and bias [out], initialised as PyTorch: W ~ kaiming_uniform(a=√5),
@@ -42,6 +43,7 @@ export class Linear extends Module {
   readonly outFeatures: number;
   constructor(inFeatures: number, outFeatures: number, opts: LinearOpts = {}) {
     super();
+    checkOptions("Linear", opts, LINEAR_KEYS);
     this.inFeatures = natInt("Linear", "inFeatures", inFeatures);
     this.outFeatures = natInt("Linear", "outFeatures", outFeatures);
     const dt = paramDtype("Linear", opts.dtype);
@@ -76,6 +78,7 @@ export class Bilinear extends Module {
   readonly outFeatures: number;
   constructor(in1Features: number, in2Features: number, outFeatures: number, opts: LinearOpts = {}) {
     super();
+    checkOptions("Bilinear", opts, LINEAR_KEYS);
     this.in1Features = posInt("Bilinear", "in1Features", in1Features);
     this.in2Features = posInt("Bilinear", "in2Features", in2Features);
     this.outFeatures = posInt("Bilinear", "outFeatures", outFeatures);
@@ -149,6 +152,7 @@ export interface EmbeddingOpts extends DtypeOpts {
   /** This row is initialised to zeros and gets no gradient (a padding token); negative counts from the end. */
   paddingIdx?: number | null;
 }
+const EMBEDDING_KEYS = optionKeys<EmbeddingOpts>({ paddingIdx: true, dtype: true });
 
 /**
  * A lookup table of numEmbeddings vectors of size embeddingDim, initialised N(0, 1) as PyTorch.
@@ -161,6 +165,7 @@ export class Embedding extends Module {
   readonly paddingIdx: number | null;
   constructor(numEmbeddings: number, embeddingDim: number, opts: EmbeddingOpts = {}) {
     super();
+    checkOptions("Embedding", opts, EMBEDDING_KEYS);
     this.numEmbeddings = posInt("Embedding", "numEmbeddings", numEmbeddings);
     this.embeddingDim = natInt("Embedding", "embeddingDim", embeddingDim);
     let pad = opts.paddingIdx ?? null;

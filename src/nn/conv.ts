@@ -1,5 +1,5 @@
 /** Convolution and pooling layers (NCHW layout, PyTorch arguments and initialisation). */
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape, optionKeys } from "../core/errors.js";
 import type { Tensor } from "../tensor.js";
 import { zeros } from "../ops/creation.js";
 import { concatenate, pad, slice, type SliceSpec } from "../ops/shape.js";
@@ -25,6 +25,7 @@ export interface ConvLayerOpts extends DtypeOpts {
   bias?: boolean;
   paddingMode?: PaddingMode;
 }
+const CONV_KEYS = optionKeys<ConvLayerOpts>({ stride: true, padding: true, dilation: true, groups: true, bias: true, paddingMode: true, dtype: true });
 
 function tuple(op: string, name: string, v: PerAxis | undefined, n: number, dflt: number, min: number): number[] {
   const list = v === undefined ? Array<number>(n).fill(dflt) : typeof v === "number" ? Array<number>(n).fill(v) : [...v];
@@ -46,6 +47,7 @@ abstract class ConvBase extends Module {
   readonly groups: number;
   constructor(op: string, nsp: number, transposed: boolean, inChannels: number, outChannels: number, kernelSize: PerAxis, opts: ConvLayerOpts | ConvTransposeLayerOpts) {
     super();
+    checkOptions(op, opts, transposed ? CONV_T_KEYS : CONV_KEYS);
     this.inChannels = posInt(op, "inChannels", inChannels);
     this.outChannels = posInt(op, "outChannels", outChannels);
     this.kernelSize = tuple(op, "kernelSize", kernelSize, nsp, 1, 1);
@@ -158,6 +160,7 @@ export interface ConvTransposeLayerOpts extends DtypeOpts {
   groups?: number;
   bias?: boolean;
 }
+const CONV_T_KEYS = optionKeys<ConvTransposeLayerOpts>({ stride: true, padding: true, outputPadding: true, dilation: true, groups: true, bias: true, dtype: true });
 
 abstract class ConvTransposeNd extends ConvBase {
   readonly padding: number[];
@@ -198,11 +201,14 @@ export class ConvTranspose2d extends ConvTransposeNd {
 export type MaxPoolLayerOpts = Omit<MaxPoolOpts, "kernelSize">;
 /** Options of the average-pooling layers. */
 export type AvgPoolLayerOpts = Omit<AvgPoolOpts, "kernelSize">;
+const MAXPOOL_KEYS = optionKeys<MaxPoolLayerOpts>({ stride: true, padding: true, ceilMode: true, dilation: true });
+const AVGPOOL_KEYS = optionKeys<AvgPoolLayerOpts>({ stride: true, padding: true, ceilMode: true, countIncludePad: true, divisorOverride: true });
 
 /** Max over windows of [N, C, L]. */
 export class MaxPool1d extends Module {
   constructor(readonly kernelSize: PerAxis, readonly opts: MaxPoolLayerOpts = {}) {
     super();
+    checkOptions("MaxPool1d", opts, MAXPOOL_KEYS);
   }
   forward(x: Tensor): Tensor {
     return maxPool1d(x, { ...this.opts, kernelSize: this.kernelSize });
@@ -216,6 +222,7 @@ export class MaxPool1d extends Module {
 export class MaxPool2d extends Module {
   constructor(readonly kernelSize: PerAxis, readonly opts: MaxPoolLayerOpts = {}) {
     super();
+    checkOptions("MaxPool2d", opts, MAXPOOL_KEYS);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, { ...this.opts, kernelSize: this.kernelSize });
@@ -226,6 +233,7 @@ export class MaxPool2d extends Module {
 export class AvgPool1d extends Module {
   constructor(readonly kernelSize: PerAxis, readonly opts: AvgPoolLayerOpts = {}) {
     super();
+    checkOptions("AvgPool1d", opts, AVGPOOL_KEYS);
   }
   forward(x: Tensor): Tensor {
     return avgPool1d(x, { ...this.opts, kernelSize: this.kernelSize });
@@ -236,6 +244,7 @@ export class AvgPool1d extends Module {
 export class AvgPool2d extends Module {
   constructor(readonly kernelSize: PerAxis, readonly opts: AvgPoolLayerOpts = {}) {
     super();
+    checkOptions("AvgPool2d", opts, AVGPOOL_KEYS);
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, { ...this.opts, kernelSize: this.kernelSize });

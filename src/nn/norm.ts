@@ -1,5 +1,5 @@
 /** Normalisation layers: BatchNorm (with running statistics), LayerNorm, GroupNorm, RMSNorm. */
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape, optionKeys } from "../core/errors.js";
 import type { Tensor } from "../tensor.js";
 import { add, astype, div, mean, mul, rsqrt, square, sub } from "../ops/core.js";
 import { full, ones, zeros } from "../ops/creation.js";
@@ -20,6 +20,7 @@ export interface BatchNormOpts extends DtypeOpts {
   /** Keep running mean/variance for eval mode (default true); without them eval uses batch statistics. */
   trackRunningStats?: boolean;
 }
+const BATCHNORM_KEYS = optionKeys<BatchNormOpts>({ eps: true, momentum: true, affine: true, trackRunningStats: true, dtype: true });
 
 /**
  * Batch normalisation over the channel axis 1. In training the batch statistics normalise and the
@@ -42,6 +43,7 @@ abstract class BatchNormBase extends Module {
 
   constructor(op: string, numFeatures: number, opts: BatchNormOpts) {
     super();
+    checkOptions(op, opts, BATCHNORM_KEYS);
     this.numFeatures = posInt(op, "numFeatures", numFeatures);
     this.eps = opts.eps ?? 1e-5;
     this.momentum = opts.momentum === undefined ? 0.1 : opts.momentum;
@@ -168,6 +170,7 @@ export interface LayerNormOpts extends DtypeOpts {
   /** Learn the shift too (default true). */
   bias?: boolean;
 }
+const LAYERNORM_KEYS = optionKeys<LayerNormOpts>({ eps: true, elementwiseAffine: true, bias: true, dtype: true });
 
 /**
  * Layer normalisation over the trailing axes given by normalizedShape (biased variance, eps 1e-5).
@@ -180,6 +183,7 @@ export class LayerNorm extends Module {
   readonly eps: number;
   constructor(normalizedShape: number | readonly number[], opts: LayerNormOpts = {}) {
     super();
+    checkOptions("LayerNorm", opts, LAYERNORM_KEYS);
     this.normalizedShape = normShape("LayerNorm", normalizedShape);
     this.eps = opts.eps ?? 1e-5;
     const affine = opts.elementwiseAffine ?? true;
@@ -199,6 +203,7 @@ export interface GroupNormOpts extends DtypeOpts {
   /** Learn a per-channel scale and shift (default true). */
   affine?: boolean;
 }
+const GROUPNORM_KEYS = optionKeys<GroupNormOpts>({ eps: true, affine: true, dtype: true });
 
 /**
  * Group normalisation of [N, C, ...]: channels split into numGroups groups, each normalised over its
@@ -213,6 +218,7 @@ export class GroupNorm extends Module {
   readonly eps: number;
   constructor(numGroups: number, numChannels: number, opts: GroupNormOpts = {}) {
     super();
+    checkOptions("GroupNorm", opts, GROUPNORM_KEYS);
     this.numGroups = posInt("GroupNorm", "numGroups", numGroups);
     this.numChannels = posInt("GroupNorm", "numChannels", numChannels);
     if (numChannels % numGroups !== 0) fail("GroupNorm", `numChannels ${numChannels} must be divisible by numGroups ${numGroups}`);
@@ -235,6 +241,7 @@ export interface RMSNormOpts extends DtypeOpts {
   /** Learn a scale of the normalized shape (default true). */
   elementwiseAffine?: boolean;
 }
+const RMSNORM_KEYS = optionKeys<RMSNormOpts>({ eps: true, elementwiseAffine: true, dtype: true });
 
 /**
  * x / √(mean(x²) + eps) over the trailing normalized axes, times a learned scale.
@@ -246,6 +253,7 @@ export class RMSNorm extends Module {
   readonly eps: number | null;
   constructor(normalizedShape: number | readonly number[], opts: RMSNormOpts = {}) {
     super();
+    checkOptions("RMSNorm", opts, RMSNORM_KEYS);
     this.normalizedShape = normShape("RMSNorm", normalizedShape);
     this.eps = opts.eps ?? null;
     this.weight = opts.elementwiseAffine === false ? null : parameter(full(this.normalizedShape, 1, paramDtype("RMSNorm", opts.dtype)));

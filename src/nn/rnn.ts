@@ -3,7 +3,7 @@
  * r,z,n for GRU) and initialisation U(−1/√hidden, 1/√hidden). The time loop runs in JavaScript (it
  * unrolls under jit), or as one lax.scan with `{ scan: true }`.
  */
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape, optionKeys } from "../core/errors.js";
 import type { Tensor } from "../tensor.js";
 import { add, mul, sigmoid, sub, tanh } from "../ops/core.js";
 import { zeros } from "../ops/creation.js";
@@ -37,6 +37,7 @@ export interface RNNOpts extends DtypeOpts {
    */
   scan?: boolean;
 }
+const RNN_KEYS = optionKeys<RNNOpts>({ numLayers: true, bias: true, batchFirst: true, dropout: true, bidirectional: true, scan: true, dtype: true });
 
 /** Options of one recurrent call. */
 export interface RNNCallOpts {
@@ -94,6 +95,7 @@ abstract class RNNBase extends Recurrent {
   constructor(mode: Mode, inputSize: number, hiddenSize: number, opts: RNNOpts) {
     super();
     const op = this.constructor.name;
+    checkOptions(op, opts, mode.startsWith("RNN_") ? [...RNN_KEYS, "nonlinearity"] : RNN_KEYS);
     this.mode = mode;
     this.inputSize = posInt(op, "inputSize", inputSize);
     this.hiddenSize = posInt(op, "hiddenSize", hiddenSize);
@@ -249,6 +251,7 @@ abstract class CellBase extends Recurrent {
   constructor(protected readonly mode: Mode, inputSize: number, hiddenSize: number, opts: { bias?: boolean } & DtypeOpts) {
     super();
     const op = this.constructor.name;
+    checkOptions(op, opts, mode.startsWith("RNN_") ? ["bias", "dtype", "nonlinearity"] : ["bias", "dtype"]);
     this.inputSize = posInt(op, "inputSize", inputSize);
     this.hiddenSize = posInt(op, "hiddenSize", hiddenSize);
     const dt = paramDtype(op, opts.dtype);

@@ -1,5 +1,5 @@
 /** Multi-head attention and the Transformer encoder, with PyTorch's parameter layout and names. */
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape, optionKeys } from "../core/errors.js";
 import { isFloat } from "../core/dtype.js";
 import type { Tensor } from "../tensor.js";
 import { add, astype, greater, mean, mul, where } from "../ops/core.js";
@@ -31,6 +31,7 @@ export interface MultiheadAttentionOpts extends DtypeOpts {
   /** Inputs and output are [N, L, E] instead of [L, N, E] (default false). */
   batchFirst?: boolean;
 }
+const MHA_KEYS = optionKeys<MultiheadAttentionOpts>({ dropout: true, bias: true, kdim: true, vdim: true, batchFirst: true, dtype: true });
 
 /** Masks and options of one attention call (PyTorch semantics: a true boolean entry means "masked out"). */
 export interface MultiheadAttentionCallOpts {
@@ -72,6 +73,7 @@ export class MultiheadAttention extends Module {
 
   constructor(embedDim: number, numHeads: number, opts: MultiheadAttentionOpts = {}) {
     super();
+    checkOptions("MultiheadAttention", opts, MHA_KEYS);
     const op = "MultiheadAttention";
     this.embedDim = posInt(op, "embedDim", embedDim);
     this.numHeads = posInt(op, "numHeads", numHeads);
@@ -196,6 +198,7 @@ export interface TransformerEncoderLayerOpts extends DtypeOpts {
   normFirst?: boolean;
   bias?: boolean;
 }
+const ENCODER_LAYER_KEYS = optionKeys<TransformerEncoderLayerOpts>({ dimFeedforward: true, dropout: true, activation: true, layerNormEps: true, batchFirst: true, normFirst: true, bias: true, dtype: true });
 
 /** Masks and randomness of one encoder call. */
 export interface EncoderCallOpts {
@@ -227,6 +230,7 @@ export class TransformerEncoderLayer extends Module {
 
   constructor(dModel: number, nhead: number, opts: TransformerEncoderLayerOpts = {}) {
     super();
+    checkOptions("TransformerEncoderLayer", opts, ENCODER_LAYER_KEYS);
     const p = opts.dropout ?? 0.1;
     const dt = opts.dtype;
     const ff = opts.dimFeedforward ?? 2048;
@@ -281,6 +285,7 @@ export class TransformerEncoder extends Module {
   readonly numLayers: number;
   constructor(encoderLayer: TransformerEncoderLayer, numLayers: number, opts: { norm?: Module | null } = {}) {
     super();
+    checkOptions("TransformerEncoder", opts, ["norm"]);
     if (!(encoderLayer instanceof TransformerEncoderLayer)) fail("TransformerEncoder", "encoderLayer must be a TransformerEncoderLayer");
     this.numLayers = posInt("TransformerEncoder", "numLayers", numLayers);
     this.layers = new ModuleList(Array.from({ length: numLayers }, () => encoderLayer.clone()));

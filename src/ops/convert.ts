@@ -1,6 +1,6 @@
 import { ShapedArray } from "../core/aval.js";
 import { isDType, type DType, type TypedArray } from "../core/dtype.js";
-import { TridentError } from "../core/errors.js";
+import { TridentError, checkOptions } from "../core/errors.js";
 import { constant } from "../core/execute.js";
 import { convert } from "../core/prims/elementwise.js";
 import { reshape as reshapeOp } from "../core/prims/structural.js";
@@ -56,10 +56,7 @@ export function tensor(
 ): Tensor {
   const o: { dtype?: DType; requiresGrad?: boolean; shape?: readonly number[] } =
     typeof opts === "string" ? { dtype: opts } : Array.isArray(opts) ? { shape: opts as readonly number[] } : (opts as object);
-  const known = ["dtype", "requiresGrad", "shape"];
-  for (const k of Object.keys(o)) {
-    if (!known.includes(k)) throw new TridentError(`tensor: unknown option "${k}"; known options are ${known.join(", ")}`);
-  }
+  checkOptions("tensor", o, ["dtype", "requiresGrad", "shape"]);
   if (o.dtype !== undefined && !isDType(o.dtype)) throw new TridentError(`tensor: unknown dtype ${String(o.dtype)}`);
   if (o.shape !== undefined) {
     const t0 = tensor(data, o.dtype ? { dtype: o.dtype } : {});

@@ -1,5 +1,5 @@
 import { promoteTypes, isFloat, type DType } from "../core/dtype.js";
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape, optionKeys } from "../core/errors.js";
 import { broadcastShapes, normAxes, normAxis } from "../core/shape.js";
 import * as E from "../core/prims/elementwise.js";
 import * as R from "../core/prims/reduce.js";
@@ -169,12 +169,14 @@ export interface ReduceOpts {
   axis?: number | number[] | null;
   keepdims?: boolean;
 }
+const REDUCE_KEYS = optionKeys<ReduceOpts>({ axis: true, keepdims: true });
 function keep(t: Tensor, x: Tensor, axes: number[], keepdims: boolean | undefined): Tensor {
   if (!keepdims) return t;
   return S.reshape(t, x.shape.map((d, i) => (axes.includes(i) ? 1 : d)));
 }
 function reduction(name: string, f: (x: Tensor, axes: number[]) => Tensor, prep?: (x: Tensor) => Tensor) {
   return (x: TensorLike, opts: ReduceOpts = {}): Tensor => {
+    checkOptions(name, opts, REDUCE_KEYS);
     let t = toTensor(x);
     if (prep) t = prep(t);
     const axes = normAxes(name, opts.axis, t.ndim);
@@ -197,6 +199,7 @@ export const any = reduction("any", (t, axes) => R.reduceMax(t, axes), (t) => E.
 export const all = reduction("all", (t, axes) => R.reduceMin(t, axes), (t) => E.convert(t, "bool"));
 
 export function mean(x: TensorLike, opts: ReduceOpts = {}): Tensor {
+  checkOptions("mean", opts, REDUCE_KEYS);
   let t = toTensor(x);
   if (!isFloat(t.dtype)) t = E.convert(t, "float32");
   const axes = normAxes("mean", opts.axis, t.ndim);
@@ -208,6 +211,7 @@ export function mean(x: TensorLike, opts: ReduceOpts = {}): Tensor {
 export type VarOpts = ReduceOpts & { ddof?: number; correction?: number };
 /** Variance over axes. @example tr.variance(x, { axis: 0, correction: 1 }) */
 export function variance(x: TensorLike, opts: VarOpts = {}): Tensor {
+  checkOptions("var", opts, [...REDUCE_KEYS, "ddof", "correction"]);
   if (opts.ddof !== undefined && opts.correction !== undefined && opts.ddof !== opts.correction)
     fail("var", `ddof (${opts.ddof}) and correction (${opts.correction}) are two names for one option; give one`);
   let t = toTensor(x);
@@ -225,6 +229,7 @@ export function std(x: TensorLike, opts: VarOpts = {}): Tensor {
 
 /** Numerically stable log(sum(exp(x))). */
 export function logsumexp(x: TensorLike, opts: ReduceOpts = {}): Tensor {
+  checkOptions("logsumexp", opts, REDUCE_KEYS);
   const t = toTensor(x);
   const axes = normAxes("logsumexp", opts.axis, t.ndim);
   const m = S.stopGradient(R.reduceMax(t, axes));
@@ -237,6 +242,7 @@ export function logsumexp(x: TensorLike, opts: ReduceOpts = {}): Tensor {
 
 /** argmax/argmin over one axis, or over the flattened tensor when no axis is given. */
 function argReduce(op: "argmax" | "argmin", x: TensorLike, opts: { axis?: number | null; keepdims?: boolean }): Tensor {
+  checkOptions(op, opts, REDUCE_KEYS);
   const prim = op === "argmax" ? R.argmax : R.argmin;
   const t = toTensor(x);
   if (opts.axis === null || opts.axis === undefined) return prim(S.reshape(t, [t.size]), 0);
@@ -254,6 +260,7 @@ export function argmin(x: TensorLike, opts: { axis?: number | null; keepdims?: b
 }
 
 export function cumsum(x: TensorLike, opts: { axis?: number | null; reverse?: boolean } = {}): Tensor {
+  checkOptions("cumsum", opts, ["axis", "reverse"]);
   let t = toTensor(x);
   t = sumPrep(t);
   if (opts.axis === null || opts.axis === undefined) t = S.reshape(t, [t.size]);

@@ -3,7 +3,7 @@
  * created per-parameter state, in-place updates, and a JSON-friendly state dict.
  */
 import { isFloat } from "../core/dtype.js";
-import { fail, fmtShape } from "../core/errors.js";
+import { checkOptions, fail, fmtShape } from "../core/errors.js";
 import { keep, scope } from "../memory.js";
 import { astype } from "../ops/core.js";
 import { tensor as makeTensor, type NestedNumbers } from "../ops/convert.js";
@@ -70,14 +70,9 @@ function own(t: Tensor, op: string): EagerTensor {
 /** Merge options over defaults, rejecting names the optimizer does not know (e.g. snake_case). */
 export function withDefaults<O extends object>(op: string, defaults: O, opts: object): O {
   const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(opts)) {
-    if (k === "params") continue;
-    if (!(k in defaults)) {
-      const camel = k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
-      fail(op, `unknown option "${k}"${camel !== k && camel in defaults ? ` (did you mean "${camel}"?)` : ""}; known options: ${Object.keys(defaults).join(", ")}`);
-    }
-    if (v !== undefined) out[k] = v;
-  }
+  const { params: _params, ...rest } = opts as Record<string, unknown>;
+  checkOptions(op, rest, Object.keys(defaults));
+  for (const [k, v] of Object.entries(rest)) if (v !== undefined) out[k] = v;
   return out as O;
 }
 

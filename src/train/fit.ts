@@ -3,7 +3,7 @@
  * training step with jit (see steps.ts); `jit: false` runs the eager PyTorch loop. Both free every
  * intermediate, so memory stays flat across epochs.
  */
-import { fail } from "../core/errors.js";
+import { checkOptions, fail, optionKeys } from "../core/errors.js";
 import { treeFlatten, treeUnflatten } from "../core/pytree.js";
 import { keep, scope } from "../memory.js";
 import { functionalCall, type Module } from "../nn/module.js";
@@ -92,6 +92,12 @@ export interface FitOptions {
   /** Where the default progress display writes (default process.stdout). */
   progressStream?: ProgressStream;
 }
+
+const FIT_KEYS = optionKeys<FitOptions>({
+  optimizer: true, lr: true, loss: true, metrics: true, epochs: true, initialEpoch: true, validationData: true, validationFreq: true,
+  validationBatchSize: true, callbacks: true, verbose: true, stepsPerEpoch: true, jit: true, batchSize: true, shuffle: true, seed: true,
+  disposeBatches: true, progressStream: true,
+});
 
 // ---------------- losses and optimizers ----------------
 
@@ -261,6 +267,7 @@ function resolveMetrics(specs: readonly MetricSpec[] | undefined, lossName: stri
  * @example const { loss, accuracy } = await evaluate(model, testLoader, { loss: "crossEntropy", metrics: ["accuracy"] });
  */
 export async function evaluate(model: Module, data: FitData, opts: EvaluateOptions = {}): Promise<Logs> {
+  checkOptions("evaluate", opts, optionKeys<EvaluateOptions>({ loss: true, metrics: true, batchSize: true, jit: true }));
   const loss = opts.loss === undefined ? null : getLoss(opts.loss);
   const metrics = resolveMetrics(opts.metrics, loss?.name);
   const lossMean = loss ? new LossMean("loss") : null;
@@ -280,6 +287,7 @@ export async function evaluate(model: Module, data: FitData, opts: EvaluateOptio
  * @example const logits = await predict(model, xTest, { batchSize: 256 });
  */
 export async function predict(model: Module, data: FitData | Tensor, opts: { batchSize?: number; jit?: boolean } = {}): Promise<Tensor> {
+  checkOptions("predict", opts, ["batchSize", "jit"]);
   const source = toSource("predict", data, { batchSize: opts.batchSize, shuffle: false, seed: 0, pairs: false });
   const preds = await runEvaluation("predict", model, source, new Evaluator(model, null, [], opts.jit ?? true), null, [], false, true);
   if (preds.length === 0) fail("predict", "the data produced no batches");
@@ -306,6 +314,7 @@ export async function predict(model: Module, data: FitData | Tensor, opts: { bat
 export async function fit(model: Module, data: FitData, opts: FitOptions): Promise<History> {
   const op = "fit";
   if (!opts || typeof opts !== "object") fail(op, "options { optimizer, loss, ... } are required");
+  checkOptions(op, opts, FIT_KEYS);
   const epochs = opts.epochs ?? 1;
   const initialEpoch = opts.initialEpoch ?? 0;
   if (!Number.isInteger(epochs) || epochs < 0) fail(op, `epochs must be an integer >= 0, got ${opts.epochs}`);

@@ -1,4 +1,4 @@
-import { TridentError, fail } from "../core/errors.js";
+import { TridentError, checkFunction, checkOptions, describeValue, fail, optionKeys } from "../core/errors.js";
 import { ClosedJaxpr, traceToJaxpr } from "../core/jaxpr.js";
 import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
 import { isFloat } from "../core/dtype.js";
@@ -64,6 +64,7 @@ export interface VjpResult<O> {
 
 /** Reverse mode: `const [y, f] = vjp(fn, x); const [dx] = f(ct)`. */
 export function vjp(f: Fn, ...primals: unknown[]): [unknown, (ct: unknown) => unknown[], unknown?] {
+  checkFunction("vjp", "f", f);
   const [flat, inDef] = flatArgs(primals);
   const box: { def?: TreeDef } = {};
   const { primalsOut, fVjp } = vjpFlat((...xs) => flatOut(f(...treeUnflatten<unknown[]>(inDef, xs)), box), flat);
@@ -81,6 +82,7 @@ export interface GradOptions {
   argnums?: number | number[];
   hasAux?: boolean;
 }
+const GRAD_KEYS = optionKeys<GradOptions>({ argnums: true, hasAux: true });
 
 /**
  * Value and gradient of a scalar function. With argnums a list, the gradient is a list.
@@ -89,6 +91,8 @@ export interface GradOptions {
 export function valueAndGrad<F extends Fn>(f: F, opts?: { argnums?: number; hasAux?: false }): (...args: Parameters<F>) => [Tensor, Parameters<F>[0]];
 export function valueAndGrad<F extends Fn>(f: F, opts: GradOptions): (...args: Parameters<F>) => [unknown, unknown];
 export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
+  checkFunction("valueAndGrad", "f", f);
+  checkOptions("valueAndGrad", opts, GRAD_KEYS);
   return (...args: unknown[]): [unknown, unknown] => {
     const argnums = normArgnums(opts.argnums, args.length, "grad");
     const { primals, def, rebuild } = diffSplit(args, argnums);
@@ -123,6 +127,8 @@ export function valueAndGrad(f: Fn, opts: GradOptions = {}) {
 export function grad<F extends Fn>(f: F, opts?: { argnums?: number; hasAux?: false }): (...args: Parameters<F>) => Parameters<F>[0];
 export function grad<F extends Fn>(f: F, opts: GradOptions): (...args: Parameters<F>) => unknown;
 export function grad(f: Fn, opts: GradOptions = {}) {
+  checkFunction("grad", "f", f);
+  checkOptions("grad", opts, GRAD_KEYS);
   const vg = valueAndGrad(f, opts);
   return (...args: unknown[]): unknown => {
     const [v, g] = vg(...args);
@@ -132,6 +138,8 @@ export function grad(f: Fn, opts: GradOptions = {}) {
 
 /** Forward mode: `const [y, dy] = tr.jvp(f, [x], [dx])`. */
 export function jvp(f: Fn, primals: unknown[], tangents: unknown[]): [unknown, unknown] {
+  checkFunction("jvp", "f", f);
+  if (!Array.isArray(primals) || !Array.isArray(tangents)) fail("jvp", `primals and tangents must be arrays (tr.jvp(f, [x], [dx])), got ${describeValue(primals)} and ${describeValue(tangents)}`);
   const [ps, def] = flatArgs(primals);
   const [ts, tdef] = flatArgs(tangents);
   if (treeDefKey(def) !== treeDefKey(tdef)) fail("jvp", "primals and tangents have different structures");
@@ -145,6 +153,7 @@ export function jvp(f: Fn, primals: unknown[], tangents: unknown[]): [unknown, u
 
 /** Linearize: the outputs and a function computing the jvp at these primals from tangents alone. */
 export function linearize(f: Fn, ...primals: unknown[]): [unknown, (...tangents: unknown[]) => unknown] {
+  checkFunction("linearize", "f", f);
   const [ps, def] = flatArgs(primals);
   const box: { def?: TreeDef } = {};
   const { primalsOut, jaxpr, consts, tangentPvals } = linearizeFlat((...xs) => flatOut(f(...treeUnflatten<unknown[]>(def, xs)), box), ps);
@@ -164,6 +173,8 @@ export interface VmapOptions {
 
 /** Vectorising map: `tr.vmap(f, { inAxes: [0, null] })(xs, w)`. */
 export function vmap<F extends Fn>(f: F, opts: VmapOptions = {}): (...args: Parameters<F>) => ReturnType<F> {
+  checkFunction("vmap", "f", f);
+  checkOptions("vmap", opts, optionKeys<VmapOptions>({ inAxes: true, outAxes: true }));
   return ((...args: unknown[]): unknown => {
     const inAxes = opts.inAxes ?? 0;
     // inAxes is a prefix tree of args: a number applies to every leaf below it
@@ -216,6 +227,8 @@ function prefixAxes(ax: unknown, arg: unknown, where: string): Dim[] {
 
 /** Jacobian by forward mode (one jvp per input element, batched with vmap). */
 export function jacfwd(f: Fn, opts: { argnums?: number } = {}) {
+  checkFunction("jacfwd", "f", f);
+  checkOptions("jacfwd", opts, ["argnums"]);
   return (...args: unknown[]): Tensor => {
     const an = normArgnums(opts.argnums ?? 0, args.length, "jacfwd")[0]!;
     const x = asTensor(args[an], "argument");
@@ -233,6 +246,8 @@ export function jacfwd(f: Fn, opts: { argnums?: number } = {}) {
 
 /** Jacobian by reverse mode (one vjp per output element, batched with vmap). */
 export function jacrev(f: Fn, opts: { argnums?: number } = {}) {
+  checkFunction("jacrev", "f", f);
+  checkOptions("jacrev", opts, ["argnums"]);
   return (...args: unknown[]): Tensor => {
     const an = normArgnums(opts.argnums ?? 0, args.length, "jacrev")[0]!;
     const x = asTensor(args[an], "argument");
@@ -283,6 +298,8 @@ export interface Jitted<F extends Fn> {
 }
 
 export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
+  checkFunction("jit", "f", f);
+  checkOptions("jit", opts, optionKeys<JitOptions>({ staticArgnums: true, debug: true }));
   const cache = new Map<string, CacheEntry>();
   const statics = new Set(opts.staticArgnums ?? []);
   const prepare = (args: unknown[]) => {

@@ -5,7 +5,7 @@
  */
 import { ShapedArray } from "../core/aval.js";
 import { promoteTypes } from "../core/dtype.js";
-import { TridentError, fail } from "../core/errors.js";
+import { TridentError, checkFunction, checkOptions, fail, optionKeys } from "../core/errors.js";
 import { ClosedJaxpr, traceToJaxpr } from "../core/jaxpr.js";
 import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
 import { shapeEq } from "../core/shape.js";
@@ -123,6 +123,8 @@ function branchCall(op: string, index: Tensor, fns: readonly ((...a: never[]) =>
  * @example lax.cond(x.sum().greater(0), (x) => x.mul(2), (x) => x.neg(), x)
  */
 export function cond<A extends unknown[], R, R2 = R>(pred: TensorLike, trueFn: (...operands: A) => R, falseFn: (...operands: A) => R2, ...operands: A): Traced<R> {
+  checkFunction("cond", "trueFn", trueFn);
+  checkFunction("cond", "falseFn", falseFn);
   const p = toTensor(pred);
   if (p.dtype !== "bool" || p.ndim !== 0) fail("cond", `pred must be a scalar bool, got ${p.aval}`);
   return branchCall("cond", p, [falseFn, trueFn], ["false branch", "true branch"], 1, operands) as Traced<R>;
@@ -146,6 +148,8 @@ export { switchBranches as switch };
  * @example lax.whileLoop(([i, x]) => i.less(10), ([i, x]) => [i.add(1), x.mul(2)], [0, x])
  */
 export function whileLoop<T>(condFn: (carry: NoInfer<Traced<T>>) => TensorLike, bodyFn: (carry: NoInfer<Traced<T>>) => NoInfer<Traced<T>>, init: T): Traced<T> {
+  checkFunction("whileLoop", "condFn", condFn);
+  checkFunction("whileLoop", "bodyFn", bodyFn);
   const [init0, def] = flatLeaves("whileLoop", "init", init);
   const { closed: body, avals } = traceCarried("whileLoop", init0.map((x) => x.aval), [], (c) => {
     const [ls, d] = flatLeaves("whileLoop", "bodyFn output", bodyFn(treeUnflatten(def, c)));
@@ -180,6 +184,8 @@ export interface ScanOptions {
  * @example const [total, partial] = lax.scan((c, x) => [c.add(x), c.add(x)], 0, xs)
  */
 export function scan<C, X, Y>(f: (carry: NoInfer<Traced<C>>, x: NoInfer<Traced<X>>) => [NoInfer<Traced<C>>, Y], init: C, xs: X | null = null, opts: ScanOptions = {}): [Traced<C>, Traced<Y>] {
+  checkFunction("scan", "f", f);
+  checkOptions("scan", opts, optionKeys<ScanOptions>({ length: true, reverse: true }));
   const [init0, cDef] = flatLeaves("scan", "init", init);
   const [xs0, xDef] = flatLeaves("scan", "xs", xs);
   let length = opts.length;
@@ -217,6 +223,7 @@ export function scan<C, X, Y>(f: (carry: NoInfer<Traced<C>>, x: NoInfer<Traced<X
  * @example lax.fori(0, 3, (i, y) => y.mul(x), 1.0)   // x ** 3
  */
 export function fori<T>(lower: number | Tensor, upper: number | Tensor, bodyFn: (i: Tensor, carry: NoInfer<Traced<T>>) => NoInfer<Traced<T>>, init: T): Traced<T> {
+  checkFunction("fori", "bodyFn", bodyFn);
   if (typeof lower === "number" && typeof upper === "number") {
     if (!Number.isInteger(lower) || !Number.isInteger(upper)) fail("fori", `bounds must be integers, got ${lower} and ${upper}`);
     const step = ([i, c]: [Tensor, Traced<T>]): [[Tensor, Traced<T>], null] => [[i.add(1), bodyFn(i, c)], null];

@@ -4,7 +4,7 @@
  */
 import { ShapedArray } from "../core/aval.js";
 import { isFloat } from "../core/dtype.js";
-import { TridentError, fail } from "../core/errors.js";
+import { TridentError, checkFunction, fail } from "../core/errors.js";
 import { Jaxpr, evalJaxpr, traceToJaxpr } from "../core/jaxpr.js";
 import { primitive, UndefPrimal } from "../core/primitive.js";
 import { treeDefKey, treeFlatten, treeUnflatten, type TreeDef } from "../core/pytree.js";
@@ -235,6 +235,10 @@ function checkOut(op: string, what: string, value: unknown, def: TreeDef, avals:
  * @example const clipGrad = tr.customVjp((x) => x, (x) => [x, null], (_r, g) => [g.clip(-1, 1)])
  */
 export function customVjp<A extends unknown[], R, Res>(f: (...args: A) => R, fwd: (...args: A) => [R, Res], bwd: (res: Res, ct: R) => unknown[]): (...args: A) => R {
+  checkFunction("customVjp", "f", f);
+  const hint = fwd !== null && typeof fwd === "object" ? "pass fwd and bwd as separate arguments: tr.customVjp(f, fwd, bwd)" : "";
+  checkFunction("customVjp", "fwd", fwd, hint);
+  checkFunction("customVjp", "bwd", bwd);
   const name = f.name || "customVjp";
   return (...args: A): R => {
     const { leaves, inDef, outDef, closed } = traceFun("customVjp", f as (...a: unknown[]) => unknown, args);
@@ -272,6 +276,8 @@ export function customVjp<A extends unknown[], R, Res>(f: (...args: A) => R, fwd
  * @example const f = tr.customJvp((x) => x.exp(), ([x], [t]) => [x.exp(), x.exp().mul(t)])
  */
 export function customJvp<A extends unknown[], R>(f: (...args: A) => R, jvpRule: (primals: A, tangents: A) => [R, R]): (...args: A) => R {
+  checkFunction("customJvp", "f", f);
+  checkFunction("customJvp", "jvpRule", jvpRule);
   const name = f.name || "customJvp";
   return (...args: A): R => {
     const { leaves, inDef, outDef, closed } = traceFun("customJvp", f as (...a: unknown[]) => unknown, args);
@@ -295,6 +301,7 @@ export function customJvp<A extends unknown[], R>(f: (...args: A) => R, jvpRule:
  * @example const block = tr.checkpoint((x) => x.sin().exp().sum())
  */
 export function checkpoint<A extends unknown[], R>(f: (...args: A) => R): (...args: A) => R {
+  checkFunction("checkpoint", "f", f);
   return (...args: A): R => {
     const { leaves, outDef, closed } = traceFun("checkpoint", f as (...a: unknown[]) => unknown, args);
     // closed-over values become explicit operands, so the recomputed vjp covers them too

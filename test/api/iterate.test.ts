@@ -46,6 +46,6 @@ for (const b of BACKENDS) {
       assert.equal(u.dtype, "float64");
       assert.deepEqual(u.arraySync(), [[1, 2], [3, 4]]);
       assert.throws(() => tr.tensor([1, 2, 3], [2, 2]), /3 elements but shape \[2,2\] needs 4/);
-      assert.throws(() => tr.tensor([1, 2], { shap: [2] } as never), /unknown option "shap"; known options are dtype, requiresGrad, shape/);
+      assert.throws(() => tr.tensor([1, 2], { shap: [2] } as never), /unknown option "shap" \(did you mean "shape"\?\); known options are dtype, requiresGrad, shape/);
     }));
 }

@@ -122,7 +122,7 @@ for (const backend of BACKENDS) {
     test("summary(inputShape) adds each layer's output shape, as the eager forward produces it", () =>
       withBackend(backend, () => {
         const net = new SmallCNN();
-        const before = values(net.bn1.runningMean);
+        const before = values(net.bn1.runningMean!);
         const s = net.summary([5, 1, 12, 12]);
         const row = (name: string) => s.split("\n").find((l) => l.startsWith(name + " "))!;
         // conv1 keeps 12x12 (padding 1), conv2 (no padding) gives 10x10, the pool 1x1, Linear 10 classes
@@ -137,7 +137,7 @@ for (const backend of BACKENDS) {
         const y = tr.noGrad(() => net.eval().forward(tr.ones([5, 1, 12, 12])));
         assert.deepEqual(y.shape, [5, 10]);
         net.train();
-        assert.deepEqual(values(net.bn1.runningMean), before);
+        assert.deepEqual(values(net.bn1.runningMean!), before);
         assert.equal(Object.prototype.hasOwnProperty.call(net.conv1, "forward"), false);
         assert.equal(net.training, true);
         // several inputs, dtypes, and a layer the forward never calls
