@@ -7,7 +7,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -53,11 +53,18 @@ export function extractBlocks(file: string, text: string): Block[] {
   return blocks;
 }
 
-/** Point `"trident"` and `"trident/<sub>"` at the sources (src/index.ts, src/<sub>/index.ts). */
+/**
+ * Point `"trident"` and `"trident/<sub>"` at the sources (src/index.ts, src/<sub>/index.ts), and other bare
+ * package specifiers (onnxruntime-node) at the repository's node_modules, as they would resolve in a project
+ * that depends on them; the temp file itself lives outside the repository.
+ */
 function toSources(code: string): string {
-  return code.replace(/(["'])trident(?:\/([a-z]+))?\1/g, (_m, _q: string, sub?: string) =>
-    JSON.stringify(pathToFileURL(join(ROOT, "src", sub ?? "", "index.ts")).href),
-  );
+  return code.replace(/(\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)(["'])([^"'\n]+)\2/g, (m, pre: string, _q: string, spec: string) => {
+    const t = /^trident(?:\/([a-z]+))?$/.exec(spec);
+    if (t) return pre + JSON.stringify(pathToFileURL(join(ROOT, "src", t[1] ?? "", "index.ts")).href);
+    if (/^(\.|\/|node:|file:|data:)/.test(spec)) return m;
+    return pre + JSON.stringify(import.meta.resolve(spec));
+  });
 }
 
 const blocks = markdownFiles(DOCS).flatMap((f) => extractBlocks(relative(ROOT, f), readFileSync(f, "utf8")));
@@ -99,6 +106,8 @@ describe("docs code blocks run", { concurrency: Math.max(2, Math.min(4, availabl
     const dir = mkdtempSync(join(tmpdir(), "trident-docs-tsc-"));
     writeFileSync(join(dir, "package.json"), '{ "type": "module" }\n');
     for (const b of blocks) writeFileSync(join(dir, `${slug(b)}.ts`), b.code);
+    // other packages (onnxruntime-node) resolve as in a project that depends on them
+    symlinkSync(join(ROOT, "node_modules"), join(dir, "node_modules"), "dir");
     const tsconfig = {
       compilerOptions: {
         target: "ES2022", module: "NodeNext", moduleResolution: "NodeNext", lib: ["ES2022", "ESNext.Disposable", "DOM"],
