@@ -7,9 +7,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
-import { join, relative, resolve } from "node:path";
+import { dirname, join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -83,12 +83,22 @@ function run(cmd: string, args: string[], opts: { cwd: string; timeout: number }
 const runDir = mkdtempSync(join(tmpdir(), "trident-docs-"));
 writeFileSync(join(runDir, "package.json"), '{ "type": "module" }\n');
 
-test("the guides exist and hold runnable examples", () => {
-  for (const g of ["README.md", "guides/pytorch-users.md", "guides/jax-users.md", "guides/keras-tfjs-users.md", "guides/memory.md", "guides/jit.md", "guides/onnx.md"]) {
-    assert.ok(blocks.some((b) => b.file === join("docs", g)) || g === "README.md", `docs/${g} has no runnable ts block`);
-    readFileSync(join(DOCS, g), "utf8");
+test("the guides exist, hold runnable examples, and the index links them", () => {
+  const index = readFileSync(join(DOCS, "README.md"), "utf8");
+  for (const g of ["pytorch-users.md", "jax-users.md", "keras-tfjs-users.md", "memory.md", "jit.md", "onnx.md"]) {
+    assert.ok(blocks.some((b) => b.file === join("docs", "guides", g)), `docs/guides/${g} has no runnable ts block`);
+    assert.ok(index.includes(`(guides/${g})`), `docs/README.md does not link guides/${g}`);
   }
   assert.ok(blocks.length >= 20, `only ${blocks.length} runnable blocks found`);
+});
+
+test("relative links between the docs point at files that exist", () => {
+  for (const f of markdownFiles(DOCS)) {
+    for (const [, target] of readFileSync(f, "utf8").matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      assert.ok(existsSync(resolve(dirname(f), target!)), `${relative(ROOT, f)} links to missing ${target}`);
+    }
+  }
 });
 
 describe("docs code blocks run", { concurrency: Math.max(2, Math.min(4, availableParallelism())) }, () => {
