@@ -7,7 +7,8 @@ type Loader = () => Backend | Promise<Backend>;
 const loaders = new Map<string, Loader>();
 const loaded = new Map<string, Backend>();
 let current: Backend | null = null;
-let defaultName = "ref";
+// the design's default CPU backend; ref is the readable reference the others are tested against
+let defaultName = "wasm";
 
 export function registerBackend(name: string, loader: Loader): void {
   loaders.set(name, loader);
@@ -17,21 +18,34 @@ export function backendNames(): string[] {
   return [...loaders.keys()];
 }
 
-/** Load (if needed) and select a backend: `await tr.setBackend("ref")`. */
-export async function setBackend(name: string): Promise<Backend> {
-  const b = await loadBackend(name);
-  current = b;
-  return b;
-}
-
-export async function loadBackend(name: string): Promise<Backend> {
+/**
+ * Load (if needed) and select a backend: `await tr.setBackend("ref")`. A backend that loads synchronously
+ * (ref, wasm) is selected before this returns, so code that forgets the `await` still runs on it.
+ */
+export function setBackend(name: string): Promise<Backend> {
   const have = loaded.get(name);
-  if (have) return have;
+  if (have) {
+    current = have;
+    return Promise.resolve(have);
+  }
   const loader = loaders.get(name);
-  if (!loader) throw new TridentError(`setBackend: unknown backend "${name}"; registered: ${backendNames().join(", ")}`);
-  const b = await loader();
-  loaded.set(name, b);
-  return b;
+  if (!loader) return Promise.reject(new TridentError(`setBackend: unknown backend "${name}"; registered: ${backendNames().join(", ")}`));
+  let r: Backend | Promise<Backend>;
+  try {
+    r = loader();
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  if (!(r instanceof Promise)) {
+    loaded.set(name, r);
+    current = r;
+    return Promise.resolve(r);
+  }
+  return r.then((b) => {
+    loaded.set(name, b);
+    current = b;
+    return b;
+  });
 }
 
 /** Synchronously select an already loaded (or synchronously loadable) backend. */
