@@ -295,6 +295,8 @@ export interface Jitted<F extends Fn> {
   lower(...args: Parameters<F>): ClosedJaxpr;
   /** The fused kernels these arguments compile to, one line each (inputs, output shapes, fused primitives). */
   lowerKernels(...args: Parameters<F>): string;
+  /** Run these arguments a few times and list each kernel's median time, slowest first (a profiler). */
+  profile(...args: Parameters<F>): string;
 }
 
 export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
@@ -335,11 +337,15 @@ export function jit<F extends Fn>(f: F, opts: JitOptions = {}): Jitted<F> {
   Object.defineProperty(run, "cacheSize", { get: () => cache.size });
   (run as unknown as { lower: unknown }).lower = (...args: unknown[]) => prepare(args).entry.closed;
   (run as unknown as { lowerKernels: unknown }).lowerKernels = (...args: unknown[]) => describeKernels(prepare(args).entry.closed);
+  (run as unknown as { profile: unknown }).profile = (...args: unknown[]) => {
+    const { entry, flat } = prepare(args);
+    return profileKernels(entry.closed, flat);
+  };
   return run as unknown as Jitted<F>;
 }
 
 import { xlaCall } from "./jitprim.js";
-import { describeKernels } from "./compile.js";
+import { describeKernels, profileKernels } from "./compile.js";
 function callJaxpr(closed: ClosedJaxpr, args: Tensor[]): Tensor[] {
   return xlaCall(closed, args);
 }

@@ -209,8 +209,11 @@ export class CompiledProgram {
     return this.executables;
   }
 
-  /** Run the program on concrete arguments; outputs are fresh tensors, inputs are never written. */
-  run(args: readonly Tensor[]): Tensor[] {
+  /**
+   * Run the program on concrete arguments; outputs are fresh tensors, inputs are never written. With
+   * `times`, the wall time of each step (ms) is written there (profiling: kernels finish synchronously).
+   */
+  run(args: readonly Tensor[], times?: number[]): Tensor[] {
     if (args.length !== this.nArgs) throw new TridentError(`jit: the compiled program takes ${this.nArgs} arguments, got ${args.length}`);
     const g = this.graph, plan = this.plan, backend = this.backend;
     const tensors = this.inputTensors(args);
@@ -233,6 +236,7 @@ export class CompiledProgram {
     };
     try {
       plan.steps.forEach((s, i) => {
+        const t0 = times ? performance.now() : 0;
         for (const k of plan.allocBefore[i]!) slotBufs[k] = backend.malloc(plan.slots[k]!.dtype, plan.slots[k]!.size);
         if (s.kind === "kernel") {
           const f = s.fused;
@@ -244,6 +248,7 @@ export class CompiledProgram {
           const outs = executePrimitive(prim, n.inputs.map((v) => tensors.get(v)!), params);
           n.outputs.forEach((v, k) => bind(v, outs[k] as EagerTensor));
         }
+        if (times) times[i] = performance.now() - t0;
         for (const k of plan.freeAfter[i]!) {
           backend.free(slotBufs[k]!);
           slotBufs[k] = null;
@@ -320,6 +325,30 @@ export function compileJaxpr(closed: ClosedJaxpr, backend: Backend = getBackend(
 export function runJaxpr(closed: ClosedJaxpr, args: readonly Tensor[]): Tensor[] {
   const first = [...args, ...closed.consts].find((t): t is EagerTensor => t instanceof EagerTensor);
   return compileJaxpr(closed, first ? first.backend : getBackend()).run(args);
+}
+
+/**
+ * Time every step of a closed jaxpr's program on these arguments: the median of `runs` calls (after one
+ * warm-up) per kernel, slowest first, with each kernel's share of the total.
+ */
+export function profileKernels(closed: ClosedJaxpr, args: readonly Tensor[], runs = 5): string {
+  const first = [...args, ...closed.consts].find((t): t is EagerTensor => t instanceof EagerTensor);
+  const p = compileJaxpr(closed, first ? first.backend : getBackend());
+  const samples: number[][] = [];
+  for (let r = 0; r <= runs; r++) {
+    const times: number[] = [];
+    for (const o of p.run(args, times)) o.dispose();
+    if (r > 0) samples.push(times);
+  }
+  const med = p.plan.steps.map((_, i) => samples.map((t) => t[i]!).sort((a, b) => a - b)[samples.length >> 1]!);
+  const total = med.reduce((a, b) => a + b, 0);
+  const rows = p.summary().map((s, i) => ({ i, ms: med[i]!, s }));
+  rows.sort((a, b) => b.ms - a.ms);
+  const lines = [`${p.numKernels} kernels${p.numOps ? ` + ${p.numOps} ops` : ""}: ${total.toFixed(2)} ms per call (median of ${runs})`];
+  for (const { i, ms, s } of rows) {
+    lines.push(`${ms.toFixed(3).padStart(9)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  step ${i} ${s.kind}: (${s.inputs.join(", ")}) -> ${s.outputs.join(", ")}  [${s.prims.join(" ")}]`);
+  }
+  return lines.join("\n");
 }
 
 /**
