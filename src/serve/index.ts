@@ -6,3 +6,7 @@ export { ModelRepository, type RepositoryOptions, type Lease } from "./repositor
 export { InferenceCore, inProcess, type Executor, type ServerInfo } from "./core.js";
 export { loadServedModel, readConfig, type ModelConfig, type ServedModel } from "./model.js";
 export * from "./types.js";
+export {
+  startGrpcServer, oipHandlers, loadOipPackage, wantsRawOutputs, grpcCode, OIP_PROTO_PATH, OIP_PROTO_OPTIONS, DEFAULT_MAX_MESSAGE_BYTES,
+  type GrpcServer, type GrpcServerOptions, type GrpcServiceOptions,
+} from "./grpc.js";
