@@ -2,6 +2,8 @@
  * Model serving: a model repository (TF Serving / Triton layout), the protocol-independent inference core,
  * and the front ends that speak KServe's Open Inference Protocol and TF Serving's REST API.
  */
+// subpath entries wire the engine up too (backends, tensor methods, the tape)
+import "../setup.js";
 export { ModelRepository, type RepositoryOptions, type Lease } from "./repository.js";
 export { InferenceCore, inProcess, type Executor, type ServerInfo } from "./core.js";
 export { loadServedModel, readConfig, type ModelConfig, type ServedModel } from "./model.js";
