@@ -66,8 +66,9 @@ export function decodeBinary(where: string, datatype: OipDatatype, shape: readon
   if (datatype === "BYTES") throw new ServeError(400, `${where}: datatype BYTES is not supported by Trident's models`);
   const n = prod(shape), size = ITEM_BYTES[datatype];
   if (bytes.byteLength !== n * size) throw new ServeError(400, `${where}: binary data has ${bytes.byteLength} bytes but shape [${shape}] of ${datatype} needs ${n * size}`);
-  // copy to an aligned buffer: the payload's offset inside the request body is arbitrary
-  const buf = bytes.slice().buffer;
+  // copy to an aligned buffer of exactly these bytes: the payload's offset inside the request body is arbitrary,
+  // and a Node Buffer's slice() is a view on its (shared, pooled) memory, not a copy
+  const buf = new Uint8Array(bytes).buffer;
   const views: Record<Exclude<OipDatatype, "BYTES">, () => HostData> = {
     BOOL: () => Array.from(new Uint8Array(buf), (b) => b !== 0), UINT8: () => new Uint8Array(buf), INT8: () => new Int8Array(buf),
     UINT16: () => new Uint16Array(buf), INT16: () => new Int16Array(buf), UINT32: () => new Uint32Array(buf), INT32: () => new Int32Array(buf),
