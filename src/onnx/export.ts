@@ -22,6 +22,7 @@ import { traceCount, traceValues, type FitPlan } from "./export/poly.js";
 import "./export/rules-elementwise.js";
 import "./export/rules-array.js";
 import "./export/rules-linalg.js";
+import "./export/rules-window.js";
 import "./export/rules-control.js";
 
 const OP = "onnx.export";

@@ -6,6 +6,7 @@ import * as E from "../core/prims/elementwise.js";
 import * as R from "../core/prims/reduce.js";
 import * as S from "../core/prims/structural.js";
 import { range } from "../core/prims/util.js";
+import { lowest, windowArgmax, windowGather } from "../core/prims/window.js";
 import type { Tensor } from "../tensor.js";
 import { tensor, toTensor, type TensorLike } from "./convert.js";
 import { add, div, promote } from "./core.js";
@@ -215,11 +216,19 @@ interface Windows {
   wasUnbatched: boolean;
 }
 
-/**
- * Gather pooling windows with strided slices of the padded input, so pooling is a plain reduction of
- * existing primitives (and gets gradients and batching from them).
- */
-function windows(op: string, nsp: number, x0: Tensor, opts: PoolOpts & { dilation?: number | readonly number[] }, padValue: number): Windows {
+interface Geometry {
+  x: Tensor;
+  wasUnbatched: boolean;
+  kernel: number[];
+  stride: number[];
+  dilation: number[];
+  pads: [number, number][];
+  out: number[];
+  lead: number;
+}
+
+/** Pooling windows: kernel, stride, dilation, padding and output size, checked (PyTorch's rules). */
+function geometry(op: string, nsp: number, x0: Tensor, opts: PoolOpts & { dilation?: number | readonly number[] }): Geometry {
   const [x, wasUnbatched] = batched(op, x0, nsp);
   const kernel = perAxis(op, "kernelSize", opts.kernelSize, nsp, 1);
   const stride = opts.stride === null || opts.stride === undefined ? kernel : perAxis(op, "stride", opts.stride, nsp, 1);
@@ -237,6 +246,16 @@ function windows(op: string, nsp: number, x0: Tensor, opts: PoolOpts & { dilatio
     if (opts.ceilMode && (o - 1) * stride[s]! >= n + lo) o--;
     return o;
   });
+  return { x, wasUnbatched, kernel, stride, dilation, pads, out, lead };
+}
+
+/**
+ * Gather pooling windows with strided slices of the padded input, so pooling is a plain reduction of
+ * existing primitives (and gets gradients and batching from them).
+ */
+function windows(op: string, nsp: number, x0: Tensor, opts: PoolOpts & { dilation?: number | readonly number[] }, padValue: number): Windows {
+  const { x, wasUnbatched, kernel, stride, dilation, pads, out, lead } = geometry(op, nsp, x0, opts);
+  const inS = x.shape.slice(lead);
   // pad far enough on the right for every window (ceil mode may reach past the requested padding)
   const need = out.map((o, s) => (o - 1) * stride[s]! + dilation[s]! * (kernel[s]! - 1) + 1);
   const zeros = range(lead).map(() => 0);
@@ -253,15 +272,12 @@ function windows(op: string, nsp: number, x0: Tensor, opts: PoolOpts & { dilatio
   return { stacked: S.concatenate(parts, lead), axis: lead, out, pads, kernel, stride, wasUnbatched };
 }
 
-function lowest(dt: Tensor["dtype"]): number {
-  if (isFloat(dt)) return -Infinity;
-  return dt === "int32" ? -(2 ** 31) : dt === "int8" ? -128 : 0;
-}
-
+// one arg-max kernel and one gather forward; the gradient is one gather-form scatter (core/prims/window.ts)
 function maxPoolNd(op: string, nsp: number, input: TensorLike, opts: MaxPoolOpts): Tensor {
-  const x = toTensor(input);
-  const w = windows(op, nsp, x, opts, lowest(x.dtype));
-  return unbatch(R.reduceMax(w.stacked, [w.axis]), w.wasUnbatched);
+  const g = geometry(op, nsp, toTensor(input), opts);
+  const p = { kernel: g.kernel, stride: g.stride, dilation: g.dilation, padLo: g.pads.map((q) => q[0]), inShape: g.x.shape.slice(g.lead), outShape: g.out };
+  const at = S.stopGradient(windowArgmax(g.x, p));
+  return unbatch(windowGather(g.x, at, p, lowest(g.x.dtype)), g.wasUnbatched);
 }
 
 function avgPoolNd(op: string, nsp: number, input: TensorLike, opts: AvgPoolOpts): Tensor {

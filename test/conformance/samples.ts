@@ -233,6 +233,20 @@ export const SAMPLES: Record<string, Sample[]> = {
     { label: "take", args: (r) => [r.normal([6, 5]), r.ints([4], 0, 6)], fn: (x, i) => tr.take(x, i, { axis: 0 }) },
     { label: "embedding", args: (r) => [r.ints([2, 3], 0, 6), r.normal([6, 4])], fn: (i, w) => tr.embedding(i, w) },
   ],
+  window_argmax: [
+    nondiff({ label: "maxPool2d indices, padded, strided", args: (r) => [r.distinct([2, 3, 5, 6])], fn: (x) => bindPrim("window_argmax", [x], { kernel: [3, 2], stride: [2, 2], dilation: [1, 1], padLo: [1, 0], inShape: [5, 6], outShape: [3, 3] })[0]! }),
+  ],
+  window_gather: [
+    { label: "maxPool2d", args: (r) => [r.distinct([2, 3, 5, 6])], fn: (x) => tr.maxPool2d(x, { kernelSize: [3, 2], stride: 2, padding: [1, 0] }) },
+    { label: "maxPool1d dilated, ceil mode", args: (r) => [r.distinct([2, 3, 9])], fn: (x) => tr.maxPool1d(x, { kernelSize: 2, stride: 2, dilation: 2, ceilMode: true }) },
+  ],
+  window_scatter: [
+    {
+      label: "overlapping windows, padded",
+      args: (r) => [r.normal([2, 2, 4, 3]), r.ints([2, 2, 4, 3], 0, 4)],
+      fn: (ct, i) => bindPrim("window_scatter", [ct, i], { kernel: [2, 2], stride: [1, 2], dilation: [1, 1], padLo: [0, 1], inShape: [5, 6], outShape: [4, 3] })[0]!,
+    },
+  ],
   scatter_add: [
     { args: (r) => [r.normal([4, 5]), r.ints([4, 3], 0, 5), r.normal([4, 3])], fn: (z, i, src) => tr.scatterAdd(z, i, src, 1) },
   ],

@@ -41,9 +41,17 @@ const product = (xs: readonly number[]) => xs.reduce((p, x) => p * x, 1);
  */
 export function findContraction(k: Kernel, deps: Deps): Contraction | null {
   if (k.outs.length !== 1) return null;
-  const reds = topReduces([k.outs[0]!.expr]);
-  if (reds.length !== 1) return null;
-  const red = reds[0]!;
+  // other reductions may sit in the epilogue (max-pool's backward counts its window's ties there);
+  // they are evaluated per output element, the largest sum of products is the contraction
+  let best: Contraction | null = null;
+  for (const red of topReduces([k.outs[0]!.expr])) {
+    const c = contractionOf(k, deps, red);
+    if (c && (!best || c.M * c.N * c.K > best.M * best.N * best.K)) best = c;
+  }
+  return best;
+}
+
+function contractionOf(k: Kernel, deps: Deps, red: ReduceExpr): Contraction | null {
   if (red.op !== "sum" || red.dt !== "float32" || red.body.dt !== "float32") return null;
   let body: Expr = red.body;
   const conds: Expr[] = [];
